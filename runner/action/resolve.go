@@ -1,0 +1,169 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Resolver finds the directory of an action without the network: in the
+// workspace, an action cache, or a git mirror.
+type Resolver struct {
+	Workspace string
+	// CacheDir holds actions as OWNER/REPO/REF/; default ~/.cache/gantry/actions.
+	CacheDir string
+	// Mirror is where remote actions are cloned from: a folder of
+	// OWNER/REPO(.git) repositories, or a URL prefix (with {owner} and {repo}
+	// placeholders, or OWNER/REPO.git appended).
+	Mirror string
+}
+
+// DefaultCacheDir is where actions are cached when none is configured.
+func DefaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "gantry", "actions")
+	}
+	if d, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(d, ".cache", "gantry", "actions")
+	}
+	return filepath.Join(os.TempDir(), "gantry-actions")
+}
+
+var shaPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// Resolve returns the directory holding the action's metadata.
+func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
+	if ref.IsDocker() {
+		return "", fmt.Errorf("%s is an image, not a directory", ref)
+	}
+	if ref.IsLocal() {
+		dir := filepath.Join(r.Workspace, filepath.FromSlash(ref.Local))
+		if !hasMetadata(dir) {
+			return "", fmt.Errorf("local action %s: no action.yml in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
+		}
+		return dir, nil
+	}
+	cache := r.CacheDir
+	if cache == "" {
+		cache = DefaultCacheDir()
+	}
+	repoDir := filepath.Join(cache, ref.Owner, ref.Repo, ref.Version)
+	if fi, err := os.Stat(repoDir); err != nil || !fi.IsDir() {
+		if r.Mirror == "" {
+			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; put it in %s (e.g. git clone --branch %s into that folder) or pass --action-mirror",
+				ref, cache, repoDir, ref.Version)
+		}
+		if err := r.clone(ctx, ref, repoDir); err != nil {
+			return "", err
+		}
+	}
+	dir := repoDir
+	if ref.SubPath != "" {
+		dir = filepath.Join(repoDir, filepath.FromSlash(ref.SubPath))
+	}
+	if !hasMetadata(dir) {
+		return "", fmt.Errorf("action %s: no action.yml in %s", ref, dir)
+	}
+	return dir, nil
+}
+
+// ResolveRepo returns the checked-out repository of a reference (for reusable
+// workflows, which live at a path inside it).
+func (r *Resolver) ResolveRepo(ctx context.Context, ref Ref) (string, error) {
+	cache := r.CacheDir
+	if cache == "" {
+		cache = DefaultCacheDir()
+	}
+	repoDir := filepath.Join(cache, ref.Owner, ref.Repo, ref.Version)
+	if fi, err := os.Stat(repoDir); err == nil && fi.IsDir() {
+		return repoDir, nil
+	}
+	if r.Mirror == "" {
+		return "", fmt.Errorf("%s/%s@%s is not in the action cache %s and no mirror is configured", ref.Owner, ref.Repo, ref.Version, cache)
+	}
+	if err := r.clone(ctx, ref, repoDir); err != nil {
+		return "", err
+	}
+	return repoDir, nil
+}
+
+func hasMetadata(dir string) bool {
+	for _, n := range []string{"action.yml", "action.yaml"} {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// mirrorURL is where owner/repo is cloned from.
+func (r *Resolver) mirrorURL(ref Ref) string {
+	m := r.Mirror
+	if strings.Contains(m, "{owner}") || strings.Contains(m, "{repo}") {
+		return strings.NewReplacer("{owner}", ref.Owner, "{repo}", ref.Repo).Replace(m)
+	}
+	if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+		for _, cand := range []string{ref.Owner + "/" + ref.Repo + ".git", ref.Owner + "/" + ref.Repo} {
+			p := filepath.Join(m, filepath.FromSlash(cand))
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+		return filepath.Join(m, ref.Owner, ref.Repo+".git")
+	}
+	return strings.TrimSuffix(m, "/") + "/" + ref.Owner + "/" + ref.Repo + ".git"
+}
+
+// clone fetches the ref from the mirror into dest, atomically: a failed
+// clone leaves nothing behind.
+func (r *Resolver) clone(ctx context.Context, ref Ref, dest string) error {
+	url := r.mirrorURL(ref)
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return fmt.Errorf("action cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".clone-")
+	if err != nil {
+		return fmt.Errorf("action cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if shaPattern.MatchString(ref.Version) {
+		if err := git(ctx, "", "clone", "--quiet", "--no-checkout", url, tmp); err != nil {
+			return fmt.Errorf("fetch action %s from mirror %s: %w", ref, url, err)
+		}
+		if err := git(ctx, tmp, "checkout", "--quiet", ref.Version); err != nil {
+			return fmt.Errorf("fetch action %s: commit %s is not in mirror %s: %w", ref, ref.Version, url, err)
+		}
+	} else if err := git(ctx, "", "clone", "--quiet", "--depth", "1", "--branch", ref.Version, url, tmp); err != nil {
+		return fmt.Errorf("fetch action %s from mirror %s: %w", ref, url, err)
+	}
+	_ = os.RemoveAll(filepath.Join(tmp, ".git"))
+	if err := os.Rename(tmp, dest); err != nil {
+		if _, statErr := os.Stat(dest); statErr == nil {
+			return nil // another run put it there first
+		}
+		return fmt.Errorf("action cache: %w", err)
+	}
+	return nil
+}
+
+func git(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return err
+		}
+		return errors.New(msg)
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/gantry-ci/gantry/internal/expr"
+	"github.com/spf13/cobra"
+)
+
+func newExprCmd(stdio IO) *cobra.Command {
+	var contextsFile string
+	cmd := &cobra.Command{
+		Use:   "expr EXPRESSION",
+		Short: "Evaluate a ${{ }} expression and print the result as JSON",
+		Long: `Evaluate one expression (with or without the ${{ }} around it) and print
+{"kind":"String|Number|Boolean|Null|Array|Object","value":...}, or
+{"error":{"kind":"parsing|evaluation","message":"..."}} with exit code 1.
+
+--contexts reads a JSON object whose keys are context names, e.g.
+{"github": {"event_name": "push"}, "matrix": {"os": "linux"}}.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			contexts := map[string]any{}
+			if contextsFile != "" {
+				data, err := readFile(contextsFile)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				if err := json.Unmarshal(data, &contexts); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("%s: not a JSON object of contexts: %w", contextsFile, err))
+				}
+			}
+			src := unwrapExpr(args[0])
+			var v any
+			e, err := expr.Parse(src)
+			if err == nil {
+				v, err = e.Eval(&expr.Env{Contexts: contexts})
+			}
+			fmt.Fprintln(stdio.Out, string(expr.Result(v, err)))
+			if err != nil {
+				return withCode(ExitFailure, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&contextsFile, "contexts", "", "JSON file with the contexts (github, env, matrix, ...)")
+	return cmd
+}
+
+// unwrapExpr strips one surrounding ${{ }}.
+func unwrapExpr(s string) string {
+	t := s
+	for len(t) > 0 && (t[0] == ' ' || t[0] == '\t' || t[0] == '\n') {
+		t = t[1:]
+	}
+	for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t' || t[len(t)-1] == '\n') {
+		t = t[:len(t)-1]
+	}
+	if len(t) >= 5 && t[:3] == "${{" && t[len(t)-2:] == "}}" {
+		return t[3 : len(t)-2]
+	}
+	return s
+}

@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/gantry-ci/gantry/internal/expr"
+	"github.com/gantry-ci/gantry/runner/action"
+	"github.com/gantry-ci/gantry/runner/workflow"
+)
+
+// runReusable runs a job that calls a reusable workflow (jobs.<id>.uses) and
+// returns its result and the outputs the called workflow declares.
+func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]any, log *JobLog) (string, map[string]any) {
+	job := n.job
+	fail := func(format string, args ...any) (string, map[string]any) {
+		log.Styled(ansiRed, "Error: "+format, args...)
+		r.recordResult(&JobResult{ID: job.ID, Name: job.ID, Result: "failure"})
+		return "failure", nil
+	}
+	path, err := r.reusablePath(ctx, job.Uses)
+	if err != nil {
+		return fail("%s: uses: %v", job.Pos, err)
+	}
+	called, err := workflow.ParseFile(path)
+	if err != nil {
+		return fail("%s: reusable workflow %s: %v", job.Pos, job.Uses, err)
+	}
+	if called.On == nil || !called.On.Has("workflow_call") {
+		return fail("%s: %s cannot be called: its on: has no workflow_call trigger; add `on: workflow_call`", job.Pos, job.Uses)
+	}
+	env := &expr.Env{Contexts: contexts}
+	with := map[string]string{}
+	for _, kv := range job.With {
+		v, err := evalTemplate(kv.Value, env)
+		if err != nil {
+			return fail("%s: with.%s: %v", kv.Pos, kv.Key, err)
+		}
+		with[kv.Key] = exprString(v)
+	}
+	secrets := map[string]string{}
+	if job.SecretsInherit {
+		for k, v := range r.opts.Secrets {
+			secrets[k] = v
+		}
+	} else {
+		for _, kv := range job.Secrets {
+			v, err := evalString(kv.Value, env)
+			if err != nil {
+				return fail("%s: secrets.%s: %v", kv.Pos, kv.Key, err)
+			}
+			secrets[kv.Key] = v
+		}
+	}
+	if t, ok := r.opts.Secrets["GITHUB_TOKEN"]; ok {
+		secrets["GITHUB_TOKEN"] = t
+	}
+
+	sub := r.opts
+	sub.Inputs, sub.Secrets, sub.Jobs, sub.Matrix = with, secrets, nil, nil
+	sub.Masker = r.masker
+	sub.Concurrency = r.conc
+	sub.called = true
+	sub.Out = r.opts.Out
+	log.Info("Call reusable workflow %s", job.Uses)
+	res, err := Run(ctx, called, sub)
+	if err != nil {
+		return fail("%s: %v", job.Pos, err)
+	}
+	result := "success"
+	jobsCtx := map[string]any{}
+	for _, jr := range res.Jobs {
+		r.recordResult(&JobResult{ID: job.ID + "/" + jr.ID, Name: job.ID + " / " + jr.Name, Result: jr.Result, Duration: jr.Duration, Outputs: jr.Outputs, Matrix: jr.Matrix})
+		outs := map[string]any{}
+		for k, v := range jr.Outputs {
+			outs[k] = v
+		}
+		jobsCtx[jr.ID] = map[string]any{"result": jr.Result, "outputs": outs}
+	}
+	if !res.Success {
+		result = "failure"
+	}
+	r.mu.Lock()
+	r.annotations = append(r.annotations, res.Annotations...)
+	r.mu.Unlock()
+
+	outputs := map[string]any{}
+	outEnv := &expr.Env{Contexts: map[string]any{"jobs": jobsCtx, "github": r.github, "inputs": map[string]any{}, "vars": stringMap(r.opts.Vars)}}
+	for _, o := range called.On.CallOutputs() {
+		v, err := evalString(o.Value, outEnv)
+		if err != nil {
+			log.Styled(ansiYel, "Warning: output %s of %s: %v", o.Name, job.Uses, err)
+			continue
+		}
+		outputs[o.Name] = v
+	}
+	return result, outputs
+}
+
+// reusablePath finds a called workflow: ./path in the repository, or
+// owner/repo/path@ref from the action cache or mirror.
+func (r *run) reusablePath(ctx context.Context, uses string) (string, error) {
+	if strings.HasPrefix(uses, "./") {
+		return filepath.Join(r.opts.RepoDir, filepath.FromSlash(uses)), nil
+	}
+	repoPath, ref, ok := strings.Cut(uses, "@")
+	parts := strings.SplitN(repoPath, "/", 3)
+	if !ok || len(parts) < 3 {
+		return "", fmt.Errorf("%q is not a reusable workflow reference; use ./.github/workflows/x.yml or owner/repo/.github/workflows/x.yml@ref", uses)
+	}
+	a, err := action.ParseRef(parts[0] + "/" + parts[1] + "@" + ref)
+	if err != nil {
+		return "", err
+	}
+	res := &action.Resolver{CacheDir: r.opts.ActionCache, Mirror: r.opts.ActionMirror}
+	dir, err := res.Resolve(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.FromSlash(parts[2])), nil
+}
+
+// exprString keeps typed values of with: (numbers, booleans) as their text.
+func exprString(v any) string { return expr.ToString(v) }

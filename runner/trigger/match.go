@@ -1,0 +1,243 @@
+package trigger
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gantry-ci/gantry/internal/ghglob"
+)
+
+// Event is something that may trigger a workflow.
+type Event struct {
+	Name         string
+	Payload      map[string]any
+	ChangedFiles []string // nil: unknown, paths filters then pass
+}
+
+func compile(p string) (*ghglob.Pattern, error) { return ghglob.Compile(p) }
+
+// Match reports whether the workflow runs for the event, and if not, why.
+func (o *On) Match(ev Event) (bool, string) {
+	f, ok := o.Events[ev.Name]
+	if !ok {
+		return false, fmt.Sprintf("on: does not list %s (it lists %s)", ev.Name, strings.Join(o.Order, ", "))
+	}
+	p := ev.Payload
+	switch ev.Name {
+	case "push":
+		ref := str(p, "ref")
+		if ok, why := f.matchRef(ref); !ok {
+			return false, why
+		}
+	case "pull_request", "pull_request_target", "merge_group":
+		base := str(p, "pull_request", "base", "ref")
+		if ev.Name == "merge_group" {
+			base = strings.TrimPrefix(str(p, "merge_group", "base_ref"), "refs/heads/")
+		}
+		if ok, why := f.matchBranch(base, "base branch"); !ok {
+			return false, why
+		}
+	case "workflow_run":
+		if len(f.Workflows) > 0 {
+			name := str(p, "workflow", "name")
+			if name == "" {
+				name = str(p, "workflow_run", "name")
+			}
+			matched := false
+			for _, w := range f.Workflows {
+				if ok, _ := ghglob.MatchList([]string{w}, name); ok {
+					matched = true
+				}
+			}
+			if !matched {
+				return false, fmt.Sprintf("workflow_run of %q is not in workflows %v", name, f.Workflows)
+			}
+		}
+		if ok, why := f.matchBranch(str(p, "workflow_run", "head_branch"), "head branch"); !ok {
+			return false, why
+		}
+	}
+	if ok, why := f.matchTypes(ev.Name, str(p, "action")); !ok {
+		return false, why
+	}
+	if ok, why := f.matchPaths(ev.ChangedFiles); !ok {
+		return false, why
+	}
+	return true, ""
+}
+
+func (f *Filter) matchTypes(event, action string) (bool, string) {
+	types := f.Types
+	if !f.has["types"] {
+		types = defaultTypes[event]
+	}
+	if len(types) == 0 || action == "" && !f.has["types"] {
+		return true, ""
+	}
+	if event == "repository_dispatch" {
+		action = ""
+	}
+	if contains(types, action) {
+		return true, ""
+	}
+	return false, fmt.Sprintf("activity type %q is not in types %v", action, types)
+}
+
+// matchRef applies push's branch and tag filters: with only branch filters
+// tags do not run, and the other way round.
+func (f *Filter) matchRef(ref string) (bool, string) {
+	hasBranch := f.has["branches"] || f.has["branches-ignore"]
+	hasTag := f.has["tags"] || f.has["tags-ignore"]
+	switch {
+	case strings.HasPrefix(ref, "refs/tags/"):
+		tag := strings.TrimPrefix(ref, "refs/tags/")
+		if !hasTag {
+			if hasBranch {
+				return false, fmt.Sprintf("tag %s: only branch filters are set", tag)
+			}
+			return true, ""
+		}
+		return listMatch(f.Tags, f.TagsIgnore, f.has["tags"], tag, "tag")
+	default:
+		branch := strings.TrimPrefix(ref, "refs/heads/")
+		if !hasBranch {
+			if hasTag {
+				return false, fmt.Sprintf("branch %s: only tag filters are set", branch)
+			}
+			return true, ""
+		}
+		return listMatch(f.Branches, f.BranchesIgnore, f.has["branches"], branch, "branch")
+	}
+}
+
+func (f *Filter) matchBranch(branch, what string) (bool, string) {
+	if !f.has["branches"] && !f.has["branches-ignore"] {
+		return true, ""
+	}
+	return listMatch(f.Branches, f.BranchesIgnore, f.has["branches"], branch, what)
+}
+
+func listMatch(include, ignore []string, useInclude bool, name, what string) (bool, string) {
+	if useInclude {
+		ok, err := ghglob.MatchList(include, name)
+		if err != nil || !ok {
+			return false, fmt.Sprintf("%s %q matches none of %v", what, name, include)
+		}
+		return true, ""
+	}
+	ok, err := ghglob.MatchList(ignore, name)
+	if err == nil && ok {
+		return false, fmt.Sprintf("%s %q is ignored by %v", what, name, ignore)
+	}
+	return true, ""
+}
+
+// matchPaths: with paths, some changed file must match; with paths-ignore,
+// some changed file must not be ignored. Unknown changes pass.
+func (f *Filter) matchPaths(files []string) (bool, string) {
+	if files == nil {
+		return true, ""
+	}
+	if f.has["paths"] {
+		for _, file := range files {
+			if ok, _ := ghglob.MatchList(f.Paths, file); ok {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no changed file matches paths %v", f.Paths)
+	}
+	if f.has["paths-ignore"] {
+		for _, file := range files {
+			if ok, _ := ghglob.MatchList(f.PathsIgnore, file); !ok {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("every changed file matches paths-ignore %v", f.PathsIgnore)
+	}
+	return true, ""
+}
+
+// Inputs types the given inputs of workflow_dispatch or workflow_call and
+// applies defaults. Unknown events have no inputs.
+func (o *On) Inputs(event string, given map[string]string) (map[string]any, error) {
+	out := map[string]any{}
+	f := o.Events[event]
+	if f == nil {
+		for k, v := range given {
+			out[k] = v
+		}
+		return out, nil
+	}
+	declared := map[string]bool{}
+	for _, in := range f.Inputs {
+		declared[in.Name] = true
+		raw, ok := given[in.Name]
+		if !ok {
+			if in.Required && !in.HasDefault {
+				return nil, fmt.Errorf("input %q is required; pass it with --input %s=VALUE", in.Name, in.Name)
+			}
+			raw = in.Default
+			if !in.HasDefault {
+				switch in.Type {
+				case "boolean":
+					out[in.Name] = false
+				case "number":
+					out[in.Name] = nil
+				default:
+					out[in.Name] = ""
+				}
+				continue
+			}
+		}
+		v, err := typed(in, raw)
+		if err != nil {
+			return nil, err
+		}
+		out[in.Name] = v
+	}
+	for k := range given {
+		if !declared[k] {
+			return nil, fmt.Errorf("input %q is not declared under on.%s.inputs", k, event)
+		}
+	}
+	return out, nil
+}
+
+func typed(in *Input, raw string) (any, error) {
+	switch in.Type {
+	case "boolean":
+		switch raw {
+		case "true":
+			return true, nil
+		case "false", "":
+			return false, nil
+		}
+		return nil, fmt.Errorf("input %q is a boolean: pass true or false, not %q", in.Name, raw)
+	case "number":
+		n, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return nil, fmt.Errorf("input %q is a number, not %q", in.Name, raw)
+		}
+		return n, nil
+	case "choice":
+		if !contains(in.Options, raw) {
+			return nil, fmt.Errorf("input %q must be one of %v, not %q", in.Name, in.Options, raw)
+		}
+	}
+	return raw, nil
+}
+
+// str walks a payload path and returns the string there, or "".
+func str(m map[string]any, path ...string) string {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = mm[p]
+	}
+	s, _ := cur.(string)
+	return s
+}
