@@ -18,6 +18,9 @@ import (
 
 const defaultJobTimeout = 360 * time.Minute
 
+// errJobTimeout is the cause of a job's context when timeout-minutes passes.
+var errJobTimeout = errors.New("the job has exceeded the maximum execution time")
+
 // jobRun is one job (one matrix cell) being executed.
 type jobRun struct {
 	r        *run
@@ -40,10 +43,8 @@ type jobRun struct {
 
 	mu       sync.Mutex
 	fileEnv  map[string]string // GITHUB_ENV values, for later steps
-	fileOrd  []string
-	paths    []string // GITHUB_PATH entries, newest first
-	failed   bool     // a step failed (without continue-on-error)
-	cancel   bool     // the job was cancelled
+	paths    []string          // GITHUB_PATH entries, newest first
+	failed   bool              // a step failed (without continue-on-error)
 	posts    []postStep
 	runCount map[string]int // for GITHUB_ACTION of steps without id
 	jobCtx   map[string]any // the job context
@@ -139,7 +140,7 @@ func (j *jobRun) execute(parent context.Context) (string, map[string]string) {
 		defer release()
 	}
 
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the job has exceeded the maximum execution time of %s", timeout))
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w of %s", errJobTimeout, timeout))
 	defer cancelTimeout()
 
 	defer j.teardown()
@@ -163,7 +164,7 @@ func (j *jobRun) execute(parent context.Context) (string, map[string]string) {
 
 	result := "success"
 	switch {
-	case errors.Is(context.Cause(ctx), context.DeadlineExceeded) || (ctx.Err() != nil && parent.Err() == nil && context.Cause(ctx) != nil && strings.Contains(context.Cause(ctx).Error(), "maximum execution time")):
+	case errors.Is(context.Cause(ctx), errJobTimeout):
 		j.log.Styled(ansiRed, "Error: %v", context.Cause(ctx))
 		result = "failure"
 	case j.cancelled(ctx):

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -443,16 +442,6 @@ func (j *jobRun) defaultEnv(sc *scope, st *stepState) map[string]string {
 
 func (j *jobRun) hashFiles(patterns []string) (string, error) {
 	return expr.HashFiles(j.workspace, patterns)
-}
-
-// sortedKeys lists a map's keys in order, for stable output.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (j *jobRun) eventPath() string {

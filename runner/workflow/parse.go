@@ -706,9 +706,7 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 			c.Env = p.kvMap(e, what+".env")
 			p.exprsMap(c.Env, ctxContainerEnv)
 		case "ports":
-			for _, s := range p.stringList(e, what+".ports") {
-				c.Ports = append(c.Ports, s)
-			}
+			c.Ports = append(c.Ports, p.stringList(e, what+".ports")...)
 		case "volumes":
 			c.Volumes = p.stringList(e, what+".volumes")
 		case "options":
