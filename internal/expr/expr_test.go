@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,7 +133,7 @@ func TestToString(t *testing.T) {
 		v    any
 		want string
 	}{
-		{nil, ""}, {true, "true"}, {false, "false"}, {3.0, "3"}, {-0.0, "0"}, {1.5, "1.5"},
+		{nil, ""}, {true, "true"}, {false, "false"}, {3.0, "3"}, {math.Copysign(0, -1), "0"}, {1.5, "1.5"},
 		{1e21, "1E+21"}, {"s", "s"}, {[]any{1.0}, "Array"}, {map[string]any{}, "Object"},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/runner/dockerbackend"
 	"github.com/gantry-ci/gantry/runner/engine"
 	"gopkg.in/yaml.v3"
 )
@@ -142,7 +144,12 @@ func platforms(repo string, flags []string) (map[string]string, error) {
 }
 
 // containerBackend connects to the Docker engine when one answers; jobs that
-// need containers then run there. Without one, host jobs still run.
-func containerBackend(ctx context.Context, stdio IO, platforms map[string]string) engine.ContainerBackend {
-	return nil
+// need containers then run there. Without one, host jobs still run and the
+// reason is kept for the error of any job that needs containers.
+func containerBackend(ctx context.Context) (engine.ContainerBackend, string) {
+	e, err := container.Connect(ctx)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return dockerbackend.New(e), ""
 }

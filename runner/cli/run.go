@@ -249,7 +249,7 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 	if opts.Platforms, err = platforms(repo, f.platforms); err != nil {
 		return opts, err
 	}
-	opts.Containers = containerBackend(ctx, stdio, opts.Platforms)
+	opts.Containers, opts.NoContainers = containerBackend(ctx)
 	return opts, nil
 }
 

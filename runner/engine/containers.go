@@ -23,6 +23,8 @@ type ContainerBackend interface {
 	BuildActionImage(ctx context.Context, contextDir, dockerfile string) (string, error)
 	// RunAction runs a docker action to completion and returns its exit code.
 	RunAction(ctx context.Context, spec DockerActionSpec) (int, error)
+	// Cleanup removes everything the run made that is still there.
+	Cleanup(ctx context.Context, runID string) error
 }
 
 // ContainerJobSpec describes a job's container and services.

@@ -44,6 +44,8 @@ type Options struct {
 	// Containers runs jobs whose runs-on maps to an image, container jobs,
 	// services and docker actions; nil means host only.
 	Containers ContainerBackend
+	// NoContainers says why Containers is nil, for error messages.
+	NoContainers string
 	// Concurrency groups shared across runs; a fresh set when nil.
 	Concurrency *Concurrency
 	// Masker lets the caller share masking with its own output; made when nil.
@@ -155,6 +157,13 @@ func newRun(wf *workflow.Workflow, opts Options) (*run, error) {
 }
 
 func (r *run) close() {
+	if r.opts.Containers != nil && !r.opts.called {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := r.opts.Containers.Cleanup(ctx, strconv.FormatInt(r.opts.RunID, 10)); err != nil {
+			fmt.Fprintf(r.opts.Out, "gantry: clean up containers: %v\n", err)
+		}
+		cancel()
+	}
 	if r.owned {
 		_ = os.RemoveAll(r.dir)
 	}

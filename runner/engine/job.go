@@ -330,7 +330,11 @@ func (j *jobRun) startEnvironment(ctx context.Context, platform string, env *exp
 		if platform == "host" {
 			return fmt.Errorf("%s: job %q has services, which need a Docker engine, and none is available", j.job.Pos, j.id)
 		}
-		return fmt.Errorf("%s: job %q runs in a container (%s) but no Docker engine is available; start one (scripts/setup.sh) or run it on this machine with -P <label>=host", j.job.Pos, j.id, platform)
+		why := j.r.opts.NoContainers
+		if why == "" {
+			why = "no Docker engine is available"
+		}
+		return fmt.Errorf("%s: job %q runs in a container (%s) but %s; start an engine (scripts/setup.sh) or run the job on this machine with -P <label>=host", j.job.Pos, j.id, platform, why)
 	}
 	return j.startContainers(ctx, platform, env)
 }

@@ -1,0 +1,45 @@
+// Command gantry-images prepares the local base images that stand in for
+// GitHub's hosted runner images where no registry can be reached.
+//
+//	gantry-images has IMAGE              exit 0 when the engine has IMAGE
+//	gantry-images import DIR IMAGE       import a root file system as IMAGE
+//	gantry-images busybox BUSYBOX IMAGE  make a tiny image from a static busybox
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/gantry-ci/gantry/runner/container"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gantry-images:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE | busybox BUSYBOX IMAGE")
+	}
+	e, err := container.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	switch {
+	case args[0] == "has" && len(args) == 2:
+		if !e.ImageExists(ctx, args[1]) {
+			os.Exit(1)
+		}
+		return nil
+	case args[0] == "import" && len(args) == 3:
+		return e.ImportRootfs(ctx, args[1], args[2])
+	case args[0] == "busybox" && len(args) == 3:
+		return container.BuildBusybox(ctx, e, args[1], args[2])
+	}
+	return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE | busybox BUSYBOX IMAGE")
+}

@@ -1,0 +1,280 @@
+package container
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/pkg/jsonmessage"
+)
+
+// ImageExists reports whether the engine has the image.
+func (e *Engine) ImageExists(ctx context.Context, ref string) bool {
+	_, err := e.cli.ImageInspect(ctx, ref)
+	return err == nil
+}
+
+// EnsureImage makes sure the image is present: locally, or pulled.
+func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string) error {
+	if e.ImageExists(ctx, ref) {
+		return nil
+	}
+	opts := image.PullOptions{}
+	if username != "" {
+		auth, _ := json.Marshal(registry.AuthConfig{Username: username, Password: password})
+		opts.RegistryAuth = base64.URLEncoding.EncodeToString(auth)
+	}
+	rc, err := e.cli.ImagePull(ctx, ref, opts)
+	if err == nil {
+		err = drain(rc)
+	}
+	if err != nil {
+		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build it locally or map the runs-on label to another image with -P", ref, err)
+	}
+	return nil
+}
+
+// drain reads a JSON message stream and returns the first error in it.
+func drain(rc io.ReadCloser) error {
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if m.Error != nil {
+			return m.Error
+		}
+	}
+}
+
+// ImportRootfs imports a root file system directory as an image.
+func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
+	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{})
+	if err != nil {
+		pr.CloseWithError(err)
+		return fmt.Errorf("import %s as %s: %w", dir, ref, err)
+	}
+	if err := drain(rc); err != nil {
+		return fmt.Errorf("import %s as %s: %w", dir, ref, err)
+	}
+	return nil
+}
+
+// BuildImage builds dockerfile (a path inside contextDir) with the context,
+// tagged by a hash of the context and arguments: an unchanged action is built
+// once.
+func (e *Engine) BuildImage(ctx context.Context, contextDir, dockerfile string, args map[string]string, tagPrefix string) (string, error) {
+	rel, err := filepath.Rel(contextDir, dockerfile)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("dockerfile %s is outside the build context %s", dockerfile, contextDir)
+	}
+	ignore := readIgnore(contextDir)
+	sum, err := hashTree(contextDir, ignore, args)
+	if err != nil {
+		return "", fmt.Errorf("hash build context %s: %w", contextDir, err)
+	}
+	if tagPrefix == "" {
+		tagPrefix = "gantry-action"
+	}
+	tag := tagPrefix + ":" + sum[:16]
+	if e.ImageExists(ctx, tag) {
+		return tag, nil
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTar(pw, contextDir, ignore)) }()
+	buildArgs := map[string]*string{}
+	for k, v := range args {
+		buildArgs[k] = &v
+	}
+	resp, err := e.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
+		Tags: []string{tag}, Dockerfile: filepath.ToSlash(rel), BuildArgs: buildArgs,
+		Remove: true, ForceRemove: true, Labels: map[string]string{LabelManaged: "true"},
+	})
+	if err != nil {
+		pr.CloseWithError(err)
+		return "", fmt.Errorf("build %s: %w", dockerfile, err)
+	}
+	var tail []string
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("build %s: %w", dockerfile, err)
+		}
+		if m.Error != nil {
+			return "", fmt.Errorf("build %s: %v\n%s", dockerfile, m.Error.Message, strings.Join(tail, ""))
+		}
+		if m.Stream != "" {
+			tail = append(tail, m.Stream)
+			if len(tail) > 20 {
+				tail = tail[1:]
+			}
+		}
+	}
+	return tag, nil
+}
+
+// readIgnore reads .dockerignore: plain path patterns (filepath.Match) and
+// directory prefixes are honoured.
+func readIgnore(dir string) []string {
+	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "!") {
+			out = append(out, strings.TrimPrefix(filepath.Clean(l), "/"))
+		}
+	}
+	return out
+}
+
+func ignored(rel string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, rel); ok || rel == p || strings.HasPrefix(rel, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// walkSorted visits regular files, directories and symlinks in a stable order.
+func walkSorted(dir string, ignore []string, fn func(rel string, info fs.FileInfo, path string) error) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel != "." && ignored(rel, ignore) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			continue
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(filepath.ToSlash(rel), info, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hashTree(dir string, ignore []string, args map[string]string) (string, error) {
+	h := sha256.New()
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg %s=%s\n", k, args[k])
+	}
+	err := walkSorted(dir, ignore, func(rel string, info fs.FileInfo, p string) error {
+		fmt.Fprintf(h, "%s %o\n", rel, info.Mode())
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "-> %s\n", link)
+		case info.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// writeTar streams dir as a tar archive.
+func writeTar(w io.Writer, dir string, ignore []string) error {
+	tw := tar.NewWriter(w)
+	err := walkSorted(dir, ignore, func(rel string, info fs.FileInfo, p string) error {
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			link = l
+		}
+		if !info.Mode().IsRegular() && !info.IsDir() && link == "" {
+			return nil // devices, sockets: not part of an image or context
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = rel
+		if info.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}

@@ -1,0 +1,271 @@
+package dockerbackend
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/workflow"
+)
+
+// connect returns the engine; without one the test is skipped, except in CI
+// where an engine is part of the set-up and its absence is a failure.
+func connect(t testing.TB) *container.Engine {
+	t.Helper()
+	e, err := container.Connect(context.Background())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must have a Docker engine (scripts/setup.sh): %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	if !e.ImageExists(context.Background(), engine.DefaultImage) || !e.ImageExists(context.Background(), "gantry/busybox:latest") {
+		t.Skip("local images missing: run scripts/setup.sh")
+	}
+	return e
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var runSeq = time.Now().UnixNano() % 1e9
+
+// runOnEngine runs a workflow against the real engine and checks that the run
+// left nothing behind.
+func runOnEngine(t *testing.T, ctx context.Context, e *container.Engine, wfText string, setup func(dir string), out *syncBuf) (*engine.Result, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".github", "workflows"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, ".github", "workflows", "e2e.yml")
+	if err := os.WriteFile(path, []byte(wfText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(dir)
+	}
+	wf, err := workflow.Parse(path, []byte(wfText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSeq++
+	runID := runSeq
+	if out == nil {
+		out = &syncBuf{}
+	}
+	res, err := engine.Run(ctx, wf, engine.Options{
+		RepoDir: dir, EventName: "push", Out: out, WorkRoot: t.TempDir(), RunID: runID,
+		Payload:    map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "acme/e2e"}},
+		Containers: New(e),
+	})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	left, err := e.Leftovers(context.Background(), strconv.FormatInt(runID, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("the run left %v behind", left)
+	}
+	return res, out.String()
+}
+
+func buildServiceImage(t *testing.T, e *container.Engine) string {
+	t.Helper()
+	dir, _ := filepath.Abs("testdata/pglike")
+	tag, err := e.BuildImage(context.Background(), dir, filepath.Join(dir, "Dockerfile"), nil, "gantry-test-pglike")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
+func TestContainerJobWithHealthCheckedService(t *testing.T) {
+	e := connect(t)
+	img := buildServiceImage(t, e)
+	wf := `
+on: push
+jobs:
+  db:
+    runs-on: ubuntu-latest
+    container:
+      image: gantry/debian:bookworm
+      env: {FROM_CONTAINER: yes}
+    services:
+      pg:
+        image: ` + img + `
+        ports: ['5432']
+        options: --health-cmd "test -f /tmp/ready" --health-interval 500ms --health-retries 40
+    steps:
+      - run: |
+          echo "in container: $(cat /etc/debian_version) ws=$GITHUB_WORKSPACE from=$FROM_CONTAINER"
+          echo "service says $(curl -s http://pg:5432/)"
+          echo "value=from-container" >> "$GITHUB_OUTPUT"
+          echo "## container summary" >> "$GITHUB_STEP_SUMMARY"
+        id: s
+      - run: echo "output ${{ steps.s.outputs.value }} port ${{ job.services.pg.ports['5432'] }}"
+  host:
+    runs-on: self-hosted
+    services:
+      pg:
+        image: ` + img + `
+        ports: ['5432']
+        options: --health-cmd "test -f /tmp/ready" --health-interval 500ms --health-retries 40
+    steps:
+      - run: |
+          exec 3<>/dev/tcp/127.0.0.1/${{ job.services.pg.ports['5432'] }}
+          printf 'GET / HTTP/1.0\r\n\r\n' >&3
+          echo "host reached service: $(tail -n1 <&3)"
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	for _, want := range []string{"in container: 12", "ws=/__w/", "from=yes", "service says pong", "output from-container port ", "host reached service: pong"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFailingServiceShowsLogs(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  db:
+    runs-on: ubuntu-latest
+    services:
+      broken:
+        image: gantry/busybox:latest
+        options: --entrypoint sh --health-cmd "false" --health-interval 200ms --health-retries 2
+    steps:
+      - run: echo never
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if res.Success || !strings.Contains(out, "service broken") {
+		t.Errorf("want a failed job naming the service:\n%s", out)
+	}
+}
+
+func TestDockerfileActionAndDockerStep(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  act:
+    runs-on: ubuntu-latest
+    steps:
+      - id: greet
+        uses: ./.github/actions/greet
+        with:
+          who-to-greet: Mona
+      - run: echo "action said ${{ steps.greet.outputs.greeting }}"
+      - uses: docker://gantry/busybox:latest
+        with:
+          entrypoint: /bin/sh
+          args: -c "echo docker-step in $PWD with $INPUT_EXTRA"
+          extra: value
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, func(dir string) {
+		copyDir(t, "testdata/greet", filepath.Join(dir, ".github", "actions", "greet"))
+		if err := os.WriteFile(filepath.Join(dir, "marker.txt"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, nil)
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	for _, want := range []string{"args: Mona / second arg", "INPUT_WHO-TO-GREET=Mona", "FROM_META=meta-env", "GITHUB_WORKSPACE=/github/workspace", "HOME=/github/home", "ws has: ", "marker.txt", "action said Hello Mona", "docker-step in /github/workspace with value", `"ref":"refs/heads/main"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCancelMidStepLeavesNothing(t *testing.T) {
+	e := connect(t)
+	img := buildServiceImage(t, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wf := `
+on: push
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    services:
+      pg:
+        image: ` + img + `
+        options: --health-cmd "test -f /tmp/ready" --health-interval 500ms --health-retries 40
+    steps:
+      - run: |
+          echo step-started
+          sleep 300 &
+          sleep 300
+      - if: always()
+        run: echo cleanup-step-ran
+`
+	buf := &syncBuf{}
+	go func() {
+		for i := 0; i < 600 && !strings.Contains(buf.String(), "]   step-started"); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	res, out := runOnEngine(t, ctx, e, wf, nil, buf)
+	if res.Success {
+		t.Errorf("cancelled run succeeded:\n%s", out)
+	}
+	if time.Since(start) > 90*time.Second {
+		t.Errorf("cancellation took %s", time.Since(start))
+	}
+	if !strings.Contains(out, "cleanup-step-ran") {
+		t.Errorf("always() step did not run after cancellation:\n%s", out)
+	}
+}

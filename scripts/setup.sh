@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs and starts what gantry's tests and default platform need on a
+# Debian 12 machine, idempotently: Debian packages, a Docker engine, and the
+# local base images (no registry can be reached, so they are built here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+exec 9>/var/lock/gantry-setup.lock
+flock 9
+
+log() { echo "setup: $*"; }
+
+packages=(docker.io debootstrap busybox-static git ca-certificates curl nodejs python3)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	log "installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+sock=/var/run/docker.sock
+ping() { curl -sf --max-time 3 --unix-socket "$sock" http://docker/_ping >/dev/null 2>&1; }
+if [ -z "${DOCKER_HOST:-}" ] && ! ping; then
+	log "starting dockerd (log: /var/log/gantry-dockerd.log)"
+	nohup dockerd >/var/log/gantry-dockerd.log 2>&1 &
+	for _ in $(seq 1 60); do ping && break; sleep 1; done
+	if ! ping; then
+		echo "setup: dockerd did not answer within 60 s; see /var/log/gantry-dockerd.log" >&2
+		tail -20 /var/log/gantry-dockerd.log >&2 || true
+		exit 1
+	fi
+fi
+
+tool=$(mktemp -d)/gantry-images
+trap 'rm -rf "$(dirname "$tool")"' EXIT
+go build -o "$tool" ./runner/cmd/gantry-images
+
+mirror=$(awk '/^URIs:/ && /debian\/?$/ {print $2; exit} /^deb / && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+
+if ! "$tool" has gantry/debian:bookworm; then
+	rootfs=/var/cache/gantry/rootfs-bookworm
+	if [ ! -f "$rootfs/.gantry-complete" ]; then
+		log "debootstrap bookworm from $mirror (about a minute)"
+		rm -rf "$rootfs" "$rootfs.tmp"
+		mkdir -p "$(dirname "$rootfs")"
+		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl \
+			bookworm "$rootfs.tmp" "$mirror" >/var/log/gantry-debootstrap.log 2>&1 ||
+			{ echo "setup: debootstrap failed; see /var/log/gantry-debootstrap.log" >&2; exit 1; }
+		rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb
+		touch "$rootfs.tmp/.gantry-complete"
+		mv "$rootfs.tmp" "$rootfs"
+	fi
+	log "importing gantry/debian:bookworm"
+	"$tool" import "$rootfs" gantry/debian:bookworm
+fi
+
+if ! "$tool" has gantry/busybox:latest; then
+	log "building gantry/busybox:latest"
+	"$tool" busybox /bin/busybox gantry/busybox:latest
+fi
+log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest"
