@@ -5,6 +5,7 @@ package container
 import (
 	"context"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"os"
 	"time"
 
@@ -79,7 +80,7 @@ func (e *Engine) cleanup(ctx context.Context, f filters.Args) error {
 		errs = multierror.Append(errs, fmt.Errorf("list containers: %w", err))
 	}
 	for _, c := range cs {
-		if err := e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = multierror.Append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
 		}
 	}
@@ -88,7 +89,7 @@ func (e *Engine) cleanup(ctx context.Context, f filters.Args) error {
 		errs = multierror.Append(errs, fmt.Errorf("list networks: %w", err))
 	}
 	for _, n := range nets {
-		if err := e.cli.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
+		if err := e.cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = multierror.Append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
 		}
 	}
@@ -97,7 +98,7 @@ func (e *Engine) cleanup(ctx context.Context, f filters.Args) error {
 		errs = multierror.Append(errs, fmt.Errorf("list volumes: %w", err))
 	}
 	for _, v := range vols.Volumes {
-		if err := e.cli.VolumeRemove(ctx, v.Name, true); err != nil && !client.IsErrNotFound(err) {
+		if err := e.cli.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = multierror.Append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
 		}
 	}
@@ -144,7 +145,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, runID, job, name string) (st
 
 // RemoveNetwork removes a network; a missing one is not an error.
 func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
-	if err := e.cli.NetworkRemove(ctx, id); err != nil && !client.IsErrNotFound(err) {
+	if err := e.cli.NetworkRemove(ctx, id); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove network: %w", err)
 	}
 	return nil
