@@ -62,18 +62,23 @@ func (b *Backend) StartJob(ctx context.Context, spec engine.ContainerJobSpec) (e
 		}
 	}()
 	base := "gantry-" + safe(spec.RunID) + "-" + safe(spec.Job) + "-" + suffix()
-	netID, err := b.e.CreateNetwork(ctx, spec.RunID, spec.Job, base)
-	if err != nil {
-		return nil, err
+	// A job network is only needed for services to be reached by name;
+	// without services the default bridge saves its set-up and removal.
+	netName := ""
+	if len(spec.Services) > 0 {
+		netID, err := b.e.CreateNetwork(ctx, spec.RunID, spec.Job, base)
+		if err != nil {
+			return nil, err
+		}
+		j.netID, j.netName, netName = netID, base, base
 	}
-	j.netID, j.netName = netID, base
 
 	var svcs []*container.Container
 	for _, s := range spec.Services {
 		log(spec, "Starting service %s (%s)", s.ID, s.Image)
 		c, err := b.e.Start(ctx, container.Spec{
 			RunID: spec.RunID, Job: spec.Job, Name: base + "-" + safe(s.ID), Image: s.Image, Env: s.Env,
-			Ports: s.Ports, Volumes: s.Volumes, Options: s.Options, Network: base, Aliases: []string{s.ID},
+			Ports: s.Ports, Volumes: s.Volumes, Options: s.Options, Network: netName, Aliases: []string{s.ID},
 			Username: s.Username, Password: s.Password,
 		})
 		if err != nil {
@@ -95,7 +100,7 @@ func (b *Backend) StartJob(ctx context.Context, spec engine.ContainerJobSpec) (e
 		for k, v := range ports {
 			pm[k] = v
 		}
-		j.services[id] = map[string]any{"id": c.ID, "network": netID, "ports": pm}
+		j.services[id] = map[string]any{"id": c.ID, "network": j.netID, "ports": pm}
 		log(spec, "Service %s is ready", id)
 	}
 
@@ -114,7 +119,7 @@ func (b *Backend) StartJob(ctx context.Context, spec engine.ContainerJobSpec) (e
 	c, err := b.e.Start(ctx, container.Spec{
 		RunID: spec.RunID, Job: spec.Job, Name: base + "-job", Image: spec.Image, Env: spec.Env,
 		Ports: spec.Ports, Volumes: spec.Volumes, Options: spec.Options, Mounts: mounts,
-		Network: base, Aliases: []string{spec.Job}, Username: spec.Username, Password: spec.Password, KeepAlive: true,
+		Network: netName, Aliases: []string{spec.Job}, Username: spec.Username, Password: spec.Password, KeepAlive: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job container: %w", err)
@@ -175,6 +180,9 @@ type job struct {
 	services   map[string]any
 	once       sync.Once
 	closeErr   error
+
+	mu     sync.Mutex
+	lookup map[string]string // LookPath results: each costs an exec round trip
 }
 
 func (j *job) Context() map[string]any {
@@ -224,6 +232,13 @@ func (j *job) LookPath(ctx context.Context, name, pathEnv string) (string, error
 	if j.ctr == nil {
 		return j.host.LookPath(ctx, name, pathEnv)
 	}
+	key := name + "\x00" + pathEnv
+	j.mu.Lock()
+	if p, ok := j.lookup[key]; ok {
+		j.mu.Unlock()
+		return p, nil
+	}
+	j.mu.Unlock()
 	var out strings.Builder
 	exit, err := j.ctr.Exec(ctx, []string{"sh", "-c", `command -v "$0"`, name}, map[string]string{"PATH": pathEnv}, "/", &out, io.Discard)
 	if err != nil {
@@ -232,7 +247,14 @@ func (j *job) LookPath(ctx context.Context, name, pathEnv string) (string, error
 	if exit != 0 || strings.TrimSpace(out.String()) == "" {
 		return "", fmt.Errorf("%s not found in the job container's PATH", name)
 	}
-	return strings.TrimSpace(out.String()), nil
+	p := strings.TrimSpace(out.String())
+	j.mu.Lock()
+	if j.lookup == nil {
+		j.lookup = map[string]string{}
+	}
+	j.lookup[key] = p
+	j.mu.Unlock()
+	return p, nil
 }
 
 // Close removes the job's containers and network.

@@ -339,8 +339,12 @@ func (j *jobRun) runScript(ctx context.Context, sc *scope, s *workflow.Step, env
 		return err
 	}
 	look := func(name string) (string, error) { return j.env.LookPath(ctx, name, procEnv["PATH"]) }
-	argv, err := jobenv.ShellCommand(shell, j.path(scriptHost), look)
-	if err != nil {
+	var argv []string
+	if j.inside && shell == "" {
+		// bash when the image has it, else sh (GitHub's default), decided in
+		// the same exec instead of a separate look-up round trip.
+		argv = []string{"sh", "-c", `if command -v bash >/dev/null 2>&1; then exec bash -e "$0"; else exec sh -e "$0"; fi`, j.path(scriptHost)}
+	} else if argv, err = jobenv.ShellCommand(shell, j.path(scriptHost), look); err != nil {
 		return fmt.Errorf("%s: shell: %w", s.Pos, err)
 	}
 	if j.inside {
