@@ -269,3 +269,66 @@ jobs:
 		t.Errorf("always() step did not run after cancellation:\n%s", out)
 	}
 }
+
+func TestNodeAndCompositeActionsInContainerJob(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  inside:
+    runs-on: ubuntu-latest
+    steps:
+      - id: comp
+        uses: ./.github/actions/comp
+        with: {name: box}
+      - id: node
+        uses: ./.github/actions/nodeact
+      - run: echo "composite=${{ steps.comp.outputs.out }} node=${{ steps.node.outputs.where }}"
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, func(dir string) {
+		files := map[string]string{
+			".github/actions/comp/action.yml": "name: c\ninputs:\n  name: {description: n}\noutputs:\n  out: {description: o, value: '${{ steps.s.outputs.v }}'}\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo \"v=${{ inputs.name }}-$(cat /etc/debian_version | cut -d. -f1)\" >> \"$GITHUB_OUTPUT\"\n",
+			".github/actions/nodeact/action.yml": "name: n\nruns:\n  using: node20\n  main: index.js\n  post: post.js\n",
+			".github/actions/nodeact/index.js":   "const fs=require('fs'); fs.appendFileSync(process.env.GITHUB_OUTPUT, 'where=' + process.env.GITHUB_WORKSPACE + '\\n'); fs.appendFileSync(process.env.GITHUB_STATE, 'k=v\\n');\n",
+			".github/actions/nodeact/post.js":    "console.log('node post sees state ' + process.env.STATE_k + ' on ' + require('os').hostname().length + '-char host');\n",
+		}
+		for name, content := range files {
+			p := filepath.Join(dir, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, nil)
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	for _, want := range []string{"composite=box-12", "node=/__w/", "node post sees state v"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestContainerJobTimeoutLeavesNothing(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    timeout-minutes: 0.05
+    steps:
+      - run: sleep 300
+`
+	start := time.Now()
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if res.Success || !strings.Contains(out, "maximum execution time") {
+		t.Errorf("want a timed-out job:\n%s", out)
+	}
+	if time.Since(start) > 60*time.Second {
+		t.Errorf("timeout took %s", time.Since(start))
+	}
+}
