@@ -287,7 +287,7 @@ jobs:
 `
 	res, out := runOnEngine(t, context.Background(), e, wf, func(dir string) {
 		files := map[string]string{
-			".github/actions/comp/action.yml": "name: c\ninputs:\n  name: {description: n}\noutputs:\n  out: {description: o, value: '${{ steps.s.outputs.v }}'}\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo \"v=${{ inputs.name }}-$(cat /etc/debian_version | cut -d. -f1)\" >> \"$GITHUB_OUTPUT\"\n",
+			".github/actions/comp/action.yml":    "name: c\ninputs:\n  name: {description: n}\noutputs:\n  out: {description: o, value: '${{ steps.s.outputs.v }}'}\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo \"v=${{ inputs.name }}-$(cat /etc/debian_version | cut -d. -f1)\" >> \"$GITHUB_OUTPUT\"\n",
 			".github/actions/nodeact/action.yml": "name: n\nruns:\n  using: node20\n  main: index.js\n  post: post.js\n",
 			".github/actions/nodeact/index.js":   "const fs=require('fs'); fs.appendFileSync(process.env.GITHUB_OUTPUT, 'where=' + process.env.GITHUB_WORKSPACE + '\\n'); fs.appendFileSync(process.env.GITHUB_STATE, 'k=v\\n');\n",
 			".github/actions/nodeact/post.js":    "console.log('node post sees state ' + process.env.STATE_k + ' on ' + require('os').hostname().length + '-char host');\n",
