@@ -1,0 +1,11 @@
+package good
+
+import "testing"
+
+func TestDouble(t *testing.T) {
+	if Double(2) != 4 {
+		t.Fatal("2*2")
+	}
+}
+
+func TestSkipped(t *testing.T) { t.Skip("not on this platform") }
