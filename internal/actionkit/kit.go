@@ -67,6 +67,9 @@ func (k *Kit) Logf(format string, args ...any) {
 	fmt.Fprintf(k.out, format+"\n", args...)
 }
 
+// Invalid reports a problem with an input found by the action's own checks.
+func (k *Kit) Invalid(name, format string, args ...any) { k.inputErr(name, format, args...) }
+
 func (k *Kit) inputErr(name, format string, args ...any) {
 	k.errs = multierror.Append(k.errs, fmt.Errorf("input '%s': %s", name, fmt.Sprintf(format, args...)))
 }

@@ -1,0 +1,7 @@
+package main
+
+import "fmt"
+
+var version = "dev"
+
+func main() { fmt.Println("bye", version) }
