@@ -1,25 +1,21 @@
-# One image for every Gantry action; the first argument picks the action.
+# One image for every Gantry action; the first argument picks the action
+# (build, test, ...). The actions run the Go toolchain, so the runtime image
+# is a Go image.
 #
-# On github.com:   docker build .      (golang and debian images are pulled)
-# Here (offline):  docker build --build-arg GO_IMAGE=... or build the binaries
-#                  on the host into dist/ and use --build-arg PREBUILT=1.
+# On github.com the defaults pull golang:1.26-bookworm. Where no registry
+# answers, pass local images and binaries built on the host into dist/actions:
+#   --build-arg GO_IMAGE=gantry/golang:1.26 --build-arg RUNTIME_IMAGE=gantry/golang:1.26 --build-arg PREBUILT=1
 ARG GO_IMAGE=golang:1.26-bookworm
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG RUNTIME_IMAGE=golang:1.26-bookworm
+
+FROM ${GO_IMAGE} AS build
 ARG PREBUILT=0
-
-FROM ${GO_IMAGE} AS build-0
 WORKDIR /src
-COPY go.mod go.sum ./
-RUN go mod download
 COPY . .
-RUN mkdir -p /out && CGO_ENABLED=0 go build -trimpath -o /out/ ./actions/...
+RUN mkdir -p /out && if [ "$PREBUILT" = 1 ]; then cp dist/actions/* /out/; \
+    else CGO_ENABLED=0 go build -trimpath -o /out/ ./actions/...; fi
 
-FROM ${BASE_IMAGE} AS build-1
-COPY dist/actions/ /out/
-
-FROM build-${PREBUILT} AS build
-
-FROM ${BASE_IMAGE}
-COPY --from=build /out/ /usr/local/bin/
-COPY scripts/action-entrypoint.sh /usr/local/bin/gantry-action
-ENTRYPOINT ["/usr/local/bin/gantry-action"]
+FROM ${RUNTIME_IMAGE}
+ENV GOTOOLCHAIN=local
+COPY --from=build /out/ /opt/gantry/actions/
+ENTRYPOINT ["/opt/gantry/actions/dispatch"]

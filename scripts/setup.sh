@@ -63,4 +63,9 @@ if ! "$tool" has gantry/busybox:latest; then
 	log "building gantry/busybox:latest"
 	"$tool" busybox /bin/busybox gantry/busybox:latest
 fi
-log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest"
+goimage=gantry/golang:$(go env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1/')
+if ! "$tool" has "$goimage"; then
+	log "building $goimage (gantry/debian:bookworm + $(go env GOROOT))"
+	"$tool" golang "$(go env GOROOT)" gantry/debian:bookworm "$goimage"
+fi
+log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest, $goimage"

@@ -87,6 +87,7 @@ func parseDotenv(name string, data []byte) (map[string]string, error) {
 // config is .gantry.yml in the repository or ~/.config/gantry/config.yml.
 type config struct {
 	Platforms map[string]string `yaml:"platforms"`
+	BuildArgs map[string]string `yaml:"build-args"`
 }
 
 func loadConfig(path string) (*config, error) {
@@ -106,9 +107,11 @@ func loadConfig(path string) (*config, error) {
 	return &c, nil
 }
 
-// platforms merges the label mappings: user config < repository config < -P flags.
-func platforms(repo string, flags []string) (map[string]string, error) {
+// platforms merges the label mappings (user config < repository config < -P
+// flags) and the build arguments for Dockerfile actions likewise.
+func platforms(repo string, flags, argFlags []string) (map[string]string, map[string]string, error) {
 	out := map[string]string{}
+	args := map[string]string{}
 	var paths []string
 	if dir, err := os.UserConfigDir(); err == nil {
 		paths = append(paths, filepath.Join(dir, "gantry", "config.yml"), filepath.Join(dir, "gantry"))
@@ -120,27 +123,37 @@ func platforms(repo string, flags []string) (map[string]string, error) {
 		}
 		c, err := loadConfig(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if c != nil {
 			for k, v := range c.Platforms {
 				out[strings.ToLower(k)] = v
+			}
+			for k, v := range c.BuildArgs {
+				args[k] = v
 			}
 		}
 	}
 	for _, f := range flags {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || k == "" || v == "" {
-			return nil, fmt.Errorf("-P %q: use LABEL=host or LABEL=IMAGE", f)
+			return nil, nil, fmt.Errorf("-P %q: use LABEL=host or LABEL=IMAGE", f)
 		}
 		out[strings.ToLower(k)] = v
+	}
+	for _, f := range argFlags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("--build-arg %q: use KEY=VALUE", f)
+		}
+		args[k] = v
 	}
 	for k, v := range out {
 		if v == "-self-hosted" || v == "self-hosted" {
 			out[k] = "host" // act spells it -self-hosted
 		}
 	}
-	return out, nil
+	return out, args, nil
 }
 
 // containerBackend connects to the Docker engine when one answers; jobs that

@@ -31,6 +31,7 @@ type runFlags struct {
 	inputs       []string
 	matrix       []string
 	platforms    []string
+	buildArgs    []string
 	list         bool
 	dryRun       bool
 	bind         bool
@@ -76,6 +77,7 @@ validation errors.`,
 	fl.StringArrayVar(&f.inputs, "input", nil, "a workflow_dispatch/workflow_call input as NAME=VALUE; repeatable")
 	fl.StringArrayVar(&f.matrix, "matrix", nil, "run only matrix cells with KEY:VALUE; repeatable")
 	fl.StringArrayVarP(&f.platforms, "platform", "P", nil, "map a runs-on label: LABEL=host or LABEL=IMAGE; repeatable")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "a build argument for Dockerfile actions, KEY=VALUE (e.g. BASE_IMAGE=gantry/busybox:latest); repeatable")
 	fl.BoolVarP(&f.list, "list", "l", false, "list the workflows and jobs the event triggers, and exit")
 	fl.BoolVarP(&f.dryRun, "dryrun", "n", false, "plan and show the jobs and steps without running them")
 	fl.BoolVarP(&f.bind, "bind", "b", false, "use the repository directory itself as the workspace instead of a copy")
@@ -246,7 +248,7 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 		}
 		opts.Matrix[k] = v
 	}
-	if opts.Platforms, err = platforms(repo, f.platforms); err != nil {
+	if opts.Platforms, opts.ActionBuildArgs, err = platforms(repo, f.platforms, f.buildArgs); err != nil {
 		return opts, err
 	}
 	opts.Containers, opts.NoContainers = containerBackend(ctx)

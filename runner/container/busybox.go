@@ -1,6 +1,7 @@
 package container
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"os"
@@ -51,4 +52,20 @@ func BuildBusybox(ctx context.Context, e *Engine, busybox, ref string) error {
 		return err
 	}
 	return e.ImportRootfs(ctx, dir, ref)
+}
+
+// BuildGoImage makes a Go toolchain image (a local stand-in for golang:*)
+// from a base image and a GOROOT on this machine, streamed as the build
+// context without copying it on disk.
+func BuildGoImage(ctx context.Context, e *Engine, goroot, base, ref string) error {
+	dockerfile := "FROM " + base + "\nCOPY go /usr/local/go\nENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin GOTOOLCHAIN=local\n"
+	return e.buildFromTar(ctx, ref, func(tw *tar.Writer) error {
+		if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write([]byte(dockerfile)); err != nil {
+			return err
+		}
+		return addTree(tw, goroot, "go", []string{"test", "api", "doc", ".git"})
+	})
 }

@@ -278,3 +278,81 @@ func writeTar(w io.Writer, dir string, ignore []string) error {
 	}
 	return tw.Close()
 }
+
+// buildFromTar builds ref from a context written by fill.
+func (e *Engine) buildFromTar(ctx context.Context, ref string, fill func(*tar.Writer) error) error {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := fill(tw)
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	resp, err := e.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true})
+	if err != nil {
+		pr.CloseWithError(err)
+		return fmt.Errorf("build %s: %w", ref, err)
+	}
+	if err := drain(resp.Body); err != nil {
+		return fmt.Errorf("build %s: %w", ref, err)
+	}
+	return nil
+}
+
+// addTree writes dir into the archive under prefix, skipping top-level
+// entries named in skip.
+func addTree(tw *tar.Writer, dir, prefix string, skip []string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		top := strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
+		for _, s := range skip {
+			if top == s {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		} else if !info.Mode().IsRegular() && !info.IsDir() {
+			return nil
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = prefix + "/" + filepath.ToSlash(rel)
+		if info.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+}

@@ -138,8 +138,8 @@ func log(spec engine.ContainerJobSpec, format string, args ...any) {
 }
 
 // BuildActionImage implements engine.ContainerBackend.
-func (b *Backend) BuildActionImage(ctx context.Context, contextDir, dockerfile string) (string, error) {
-	return b.e.BuildImage(ctx, contextDir, dockerfile, nil, "gantry-action")
+func (b *Backend) BuildActionImage(ctx context.Context, contextDir, dockerfile string, buildArgs map[string]string) (string, error) {
+	return b.e.BuildImage(ctx, contextDir, dockerfile, buildArgs, "gantry-action")
 }
 
 // RunAction implements engine.ContainerBackend.

@@ -20,7 +20,7 @@ type ContainerBackend interface {
 	// services) and returns where the job's processes run.
 	StartJob(ctx context.Context, spec ContainerJobSpec) (ContainerJob, error)
 	// BuildActionImage builds the image of a Dockerfile action, cached by content.
-	BuildActionImage(ctx context.Context, contextDir, dockerfile string) (string, error)
+	BuildActionImage(ctx context.Context, contextDir, dockerfile string, buildArgs map[string]string) (string, error)
 	// RunAction runs a docker action to completion and returns its exit code.
 	RunAction(ctx context.Context, spec DockerActionSpec) (int, error)
 	// Cleanup removes everything the run made that is still there.

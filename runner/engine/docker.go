@@ -56,7 +56,10 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, sc *scope, s *workflow.St
 		image = strings.TrimPrefix(image, "docker://")
 	} else {
 		j.log.Info("Build container for action %s", s.Uses)
-		built, err := j.r.opts.Containers.BuildActionImage(ctx, la.dir, filepath.Join(la.dir, image))
+		// As GitHub's runner does, the Dockerfile's folder is the build context
+		// (image: ../../Dockerfile builds from the repository root).
+		dockerfile := filepath.Join(la.dir, image)
+		built, err := j.r.opts.Containers.BuildActionImage(ctx, filepath.Dir(dockerfile), dockerfile, j.r.opts.ActionBuildArgs)
 		if err != nil {
 			return fmt.Errorf("%s: build %s: %w", s.Pos, s.Uses, err)
 		}

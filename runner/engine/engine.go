@@ -46,6 +46,9 @@ type Options struct {
 	Containers ContainerBackend
 	// NoContainers says why Containers is nil, for error messages.
 	NoContainers string
+	// ActionBuildArgs are passed to every Dockerfile action build, so base
+	// images can be swapped for local ones where no registry answers.
+	ActionBuildArgs map[string]string
 	// Concurrency groups shared across runs; a fresh set when nil.
 	Concurrency *Concurrency
 	// Masker lets the caller share masking with its own output; made when nil.

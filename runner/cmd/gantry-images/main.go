@@ -4,6 +4,7 @@
 //	gantry-images has IMAGE              exit 0 when the engine has IMAGE
 //	gantry-images import DIR IMAGE       import a root file system as IMAGE
 //	gantry-images busybox BUSYBOX IMAGE  make a tiny image from a static busybox
+//	gantry-images golang GOROOT BASE IMAGE  a Go toolchain image from BASE and GOROOT
 package main
 
 import (
@@ -23,7 +24,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE | busybox BUSYBOX IMAGE")
+		return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE | busybox BUSYBOX IMAGE | golang GOROOT BASE IMAGE")
 	}
 	e, err := container.Connect(ctx)
 	if err != nil {
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string) error {
 		return e.ImportRootfs(ctx, args[1], args[2])
 	case args[0] == "busybox" && len(args) == 3:
 		return container.BuildBusybox(ctx, e, args[1], args[2])
+	case args[0] == "golang" && len(args) == 4:
+		return container.BuildGoImage(ctx, e, args[1], args[2], args[3])
 	}
-	return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE | busybox BUSYBOX IMAGE")
+	return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE | busybox BUSYBOX IMAGE | golang GOROOT BASE IMAGE")
 }

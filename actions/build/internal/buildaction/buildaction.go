@@ -79,6 +79,11 @@ func Run(k *actionkit.Kit) error {
 		return nil
 	}
 	ctx := context.Background()
+	abs, err := filepath.Abs(c.dir)
+	if err != nil {
+		return fmt.Errorf("working-directory: %w", err)
+	}
+	c.dir = abs
 	if !filepath.IsAbs(c.outDir) {
 		c.outDir = filepath.Join(c.dir, c.outDir)
 	}
@@ -93,7 +98,6 @@ func Run(k *actionkit.Kit) error {
 	}
 	mtime := sourceTime(ctx, c.dir, k.Getenv("SOURCE_DATE_EPOCH"))
 	var arts []artifact
-	var err error
 	if c.command != "" {
 		arts, err = runCommand(ctx, k, c)
 	} else {

@@ -12,6 +12,9 @@ func TestSometimes(t *testing.T) {
 	if dir == "" {
 		t.Skip("SAMPLE_FLAKY_DIR not set")
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	marker := filepath.Join(dir, "ran-once")
 	if _, err := os.Stat(marker); err != nil {
 		_ = os.WriteFile(marker, nil, 0o644)
