@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/actions/build/internal/archive"
+	"github.com/gantry-ci/gantry/actions/build/internal/image"
 	"github.com/gantry-ci/gantry/actions/build/internal/sbom"
 	"github.com/gantry-ci/gantry/internal/actionkit"
 )
@@ -39,6 +40,16 @@ type config struct {
 	artifacts   []string
 	ldflags     string
 	projectName string
+
+	image      string
+	imageTags  []string
+	dockerfile string
+	imageCtx   string
+	push       bool
+	regUser    string
+	regPass    string
+	buildArgs  []string
+	source     string
 }
 
 func inputs(k *actionkit.Kit) *config {
@@ -57,7 +68,17 @@ func inputs(k *actionkit.Kit) *config {
 		artifacts:   k.List("artifacts"),
 		ldflags:     k.String("ldflags", ""),
 		projectName: k.String("name", ""),
+		image:       k.String("image", ""),
+		imageTags:   k.List("image-tags"),
+		dockerfile:  k.String("dockerfile", "Dockerfile"),
+		imageCtx:    k.String("image-context", ""),
+		push:        k.Bool("push", false),
+		regUser:     k.String("registry-username", ""),
+		regPass:     k.String("registry-password", ""),
+		buildArgs:   k.List("image-build-args"),
+		source:      k.String("source-url", ""),
 	}
+	k.Mask(c.regPass)
 	if len(c.targets) == 0 {
 		c.targets = []string{"linux/amd64"}
 	}
@@ -109,6 +130,11 @@ func Run(k *actionkit.Kit) error {
 	sums, err := writeSums(c.outDir, arts)
 	if err != nil {
 		return err
+	}
+	if c.image != "" {
+		if err := buildImage(ctx, k, c, mtime); err != nil {
+			return err
+		}
 	}
 	var list []string
 	for _, a := range arts {
@@ -360,4 +386,63 @@ func writeSums(outDir string, arts []artifact) (string, error) {
 		return "", fmt.Errorf("write SHA256SUMS: %w", err)
 	}
 	return p, nil
+}
+
+// buildImage builds the container image with OCI annotations and pushes it.
+func buildImage(ctx context.Context, k *actionkit.Kit, c *config, created time.Time) error {
+	ctxDir := c.imageCtx
+	if ctxDir == "" {
+		ctxDir = c.dir
+	} else if !filepath.IsAbs(ctxDir) {
+		ctxDir = filepath.Join(c.dir, ctxDir)
+	}
+	source := c.source
+	if source == "" && k.Getenv("GITHUB_REPOSITORY") != "" {
+		server := k.Getenv("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		source = server + "/" + k.Getenv("GITHUB_REPOSITORY")
+	}
+	labels := map[string]string{
+		"org.opencontainers.image.revision": c.commit,
+		"org.opencontainers.image.version":  c.version,
+		"org.opencontainers.image.created":  created.Format(time.RFC3339),
+	}
+	if source != "" {
+		labels["org.opencontainers.image.source"] = source
+	}
+	tags := []string{c.image + ":" + strings.TrimPrefix(c.version, "+")}
+	for _, t := range c.imageTags {
+		tags = append(tags, c.image+":"+t)
+	}
+	args := map[string]string{}
+	for _, a := range c.buildArgs {
+		key, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return fmt.Errorf("input 'image-build-args': %q is not KEY=VALUE", a)
+		}
+		args[key] = v
+	}
+	var res *image.Result
+	err := k.Group("image "+tags[0], func() error {
+		var err error
+		res, err = image.Build(ctx, image.Spec{Context: ctxDir, Dockerfile: c.dockerfile, Tags: tags, Labels: labels,
+			BuildArgs: args, Push: c.push, Username: c.regUser, Password: c.regPass, Log: io.Discard})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	k.SetOutput("image", tags[0])
+	k.SetOutput("image-id", res.ID)
+	if res.Digest != "" {
+		k.SetOutput("digest", res.Digest)
+	}
+	pushed := "built"
+	if c.push {
+		pushed = "pushed " + res.Digest
+	}
+	k.Summary(fmt.Sprintf("\n🐳 Image `%s` %s\n", strings.Join(tags, "`, `"), pushed))
+	return nil
 }

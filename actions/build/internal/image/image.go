@@ -1,0 +1,179 @@
+// Package image builds a container image through the Docker Engine API with
+// OCI annotations, and pushes it to a registry.
+package image
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+)
+
+// Spec is one image to build and push.
+type Spec struct {
+	Context    string
+	Dockerfile string // relative to Context
+	Tags       []string
+	Labels     map[string]string
+	BuildArgs  map[string]string
+	Push       bool
+	Username   string
+	Password   string
+	Log        io.Writer
+}
+
+// Result names what was built and pushed.
+type Result struct {
+	ID     string
+	Digest string // of the first pushed tag
+}
+
+// Build builds (and with Push, pushes) the image.
+func Build(ctx context.Context, s Spec) (*Result, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	if _, err := cli.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("no Docker engine answers (%v); mount /var/run/docker.sock or set DOCKER_HOST", err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarDir(pw, s.Context)) }()
+	args := map[string]*string{}
+	for k, v := range s.BuildArgs {
+		args[k] = &v
+	}
+	resp, err := cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
+		Tags: s.Tags, Dockerfile: s.Dockerfile, Labels: s.Labels, BuildArgs: args, Remove: true, ForceRemove: true,
+	})
+	if err != nil {
+		pr.CloseWithError(err)
+		return nil, fmt.Errorf("build image: %w", err)
+	}
+	if err := stream(resp.Body, s.Log); err != nil {
+		return nil, fmt.Errorf("build image: %w", err)
+	}
+	ii, err := cli.ImageInspect(ctx, s.Tags[0])
+	if err != nil {
+		return nil, fmt.Errorf("inspect built image: %w", err)
+	}
+	res := &Result{ID: ii.ID}
+	if !s.Push {
+		return res, nil
+	}
+	auth := ""
+	if s.Username != "" {
+		b, _ := json.Marshal(registry.AuthConfig{Username: s.Username, Password: s.Password})
+		auth = base64.URLEncoding.EncodeToString(b)
+	}
+	for _, tag := range s.Tags {
+		rc, err := cli.ImagePush(ctx, tag, image.PushOptions{RegistryAuth: auth})
+		if err != nil {
+			return nil, fmt.Errorf("push %s: %w", tag, err)
+		}
+		var log strings.Builder
+		w := io.Writer(&log)
+		if s.Log != nil {
+			w = io.MultiWriter(&log, s.Log)
+		}
+		if err := stream(rc, w); err != nil {
+			return nil, fmt.Errorf("push %s: %w", tag, err)
+		}
+		if res.Digest == "" {
+			if m := digestLine.FindStringSubmatch(log.String()); m != nil {
+				res.Digest = m[1]
+			}
+		}
+	}
+	return res, nil
+}
+
+var digestLine = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
+
+func stream(rc io.ReadCloser, log io.Writer) error {
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if m.Error != nil {
+			return m.Error
+		}
+		if log != nil {
+			if m.Stream != "" {
+				fmt.Fprint(log, m.Stream)
+			} else if m.Status != "" && m.Progress == nil {
+				fmt.Fprintln(log, m.Status)
+			}
+		}
+	}
+}
+
+// tarDir streams a build context, leaving out .git.
+func tarDir(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		} else if !info.Mode().IsRegular() && !info.IsDir() {
+			return nil
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
