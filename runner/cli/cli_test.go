@@ -200,3 +200,16 @@ jobs:
 		}
 	}
 }
+
+func TestNoEngineSaysSoAndSuggestsHost(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	dir := repoWith(t, map[string]string{".github/workflows/ci.yml": "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n"})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir())
+	if code != 1 || !strings.Contains(out, "no Docker engine answers at unix:///nonexistent/docker.sock") || !strings.Contains(out, "-P <label>=host") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = gantry(t, "run", "-C", dir, "-P", "ubuntu-latest=host", "--workdir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "  hi") {
+		t.Errorf("with -P host: code %d\n%s", code, out)
+	}
+}

@@ -220,7 +220,8 @@ jobs:
 	if !res.Success {
 		t.Fatalf("run failed:\n%s", out)
 	}
-	for _, want := range []string{"args: Mona / second arg", "INPUT_WHO-TO-GREET=Mona", "FROM_META=meta-env", "GITHUB_WORKSPACE=/github/workspace", "HOME=/github/home", "ws has: ", "marker.txt", "action said Hello Mona", "docker-step in /github/workspace with value", `"ref":"refs/heads/main"`} {
+	for _, want := range []string{"args: Mona / second arg", "INPUT_WHO-TO-GREET=Mona", "FROM_META=meta-env", "GITHUB_WORKSPACE=/github/workspace", "HOME=/github/home", "ws has: ", "marker.txt", "action said Hello Mona", "docker-step in /github/workspace with value", `"ref":"refs/heads/main"`,
+		"pre-entrypoint ran with Mona", "post-entrypoint ran, state from_pre=yes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

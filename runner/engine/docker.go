@@ -23,6 +23,15 @@ const (
 
 // runDockerAction runs a runs.using: docker action's entrypoint and registers its post-entrypoint.
 func (j *jobRun) runDockerAction(ctx context.Context, sc *scope, s *workflow.Step, la *loadedAction, inputs map[string]string, stepEnv map[string]string, st *stepState) error {
+	// What pre-entrypoint saved is the main and post entrypoints' STATE_*.
+	if pre := j.preState(s); len(pre) > 0 {
+		if st.state == nil {
+			st.state = map[string]string{}
+		}
+		for k, v := range pre {
+			st.state[k] = v
+		}
+	}
 	if err := j.dockerEntrypoint(ctx, sc, s, la, inputs, stepEnv, st, la.meta.Runs.Entrypoint); err != nil {
 		return err
 	}

@@ -705,3 +705,93 @@ jobs:
 		t.Errorf("caller did not run:\n%s", o.out)
 	}
 }
+
+func TestRemoteActionFromCacheAndSelfCheckout(t *testing.T) {
+	cache := t.TempDir()
+	actionDir := filepath.Join(cache, "acme", "hello", "v1")
+	if err := os.MkdirAll(actionDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	meta := "name: hello\ninputs:\n  who: {description: w, default: 'cache'}\noutputs:\n  said: {description: s, value: '${{ steps.s.outputs.said }}'}\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo \"said=hello ${{ inputs.who }} from $GITHUB_ACTION_PATH\" >> \"$GITHUB_OUTPUT\"\n"
+	if err := os.WriteFile(filepath.Join(actionDir, "action.yml"), []byte(meta), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := runWorkflow(t, `
+on: push
+jobs:
+  remote:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: cat marker.txt
+      - id: h
+        uses: acme/hello@v1
+      - run: echo "${{ steps.h.outputs.said }}"
+`, map[string]string{"marker.txt": "checked-out-content\n"}, func(o *Options) { o.ActionCache = cache })
+	if !o.res.Success {
+		t.Fatalf("failed:\n%s", o.out)
+	}
+	for _, want := range []string{"the workspace already holds it", "checked-out-content", "hello cache from " + actionDir} {
+		if !strings.Contains(o.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, o.out)
+		}
+	}
+	missing := runWorkflow(t, `
+on: push
+jobs:
+  remote:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo should-not-run
+      - uses: acme/missing@v2
+`, nil, func(o *Options) { o.ActionCache = cache })
+	if missing.res.Success || !strings.Contains(missing.out, "acme/missing@v2 is not in the action cache") || strings.Contains(missing.out, "]   should-not-run") {
+		t.Errorf("a missing action must fail the job before any step:\n%s", missing.out)
+	}
+}
+
+func TestMatrixFilter(t *testing.T) {
+	o := runWorkflow(t, `
+on: push
+jobs:
+  m:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        os: [linux, mac]
+        n: [1, 2]
+    steps:
+      - run: echo "cell ${{ matrix.os }}-${{ matrix.n }}"
+`, nil, func(o *Options) { o.Matrix = map[string]string{"os": "mac"} })
+	if len(o.res.Jobs) != 2 || strings.Contains(o.out, "cell linux") || !strings.Contains(o.out, "cell mac-2") {
+		t.Errorf("--matrix os:mac should keep 2 cells: %v\n%s", o.names(), o.out)
+	}
+}
+
+func TestReusableWorkflowFromActionCache(t *testing.T) {
+	cache := t.TempDir()
+	wfDir := filepath.Join(cache, "acme", "shared", "v1", ".github", "workflows")
+	if err := os.MkdirAll(wfDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	called := "on:\n  workflow_call:\n    inputs:\n      n: {type: number, default: 1}\n    outputs:\n      double: {value: '${{ jobs.calc.outputs.d }}'}\njobs:\n  calc:\n    runs-on: ubuntu-latest\n    outputs: {d: '${{ steps.s.outputs.d }}'}\n    steps:\n      - id: s\n        run: echo \"d=$(( ${{ inputs.n }} * 2 ))\" >> \"$GITHUB_OUTPUT\"\n"
+	if err := os.WriteFile(filepath.Join(wfDir, "calc.yml"), []byte(called), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := runWorkflow(t, `
+on: push
+jobs:
+  call:
+    uses: acme/shared/.github/workflows/calc.yml@v1
+    with:
+      n: 21
+  show:
+    needs: call
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "double is ${{ needs.call.outputs.double }}"
+`, nil, func(o *Options) { o.ActionCache = cache })
+	if !o.res.Success || !strings.Contains(o.out, "double is 42") {
+		t.Errorf("reusable workflow from the cache:\n%s", o.out)
+	}
+}

@@ -115,7 +115,7 @@ func (r *run) reusablePath(ctx context.Context, uses string) (string, error) {
 		return "", err
 	}
 	res := &action.Resolver{CacheDir: r.opts.ActionCache, Mirror: r.opts.ActionMirror}
-	dir, err := res.Resolve(ctx, a)
+	dir, err := res.ResolveRepo(ctx, a)
 	if err != nil {
 		return "", err
 	}
