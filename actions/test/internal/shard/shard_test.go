@@ -1,0 +1,52 @@
+package shard
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+)
+
+func TestSplitIsAPartitionAndBalanced(t *testing.T) {
+	var items []Item
+	for i := 0; i < 20; i++ {
+		items = append(items, Item{Name: fmt.Sprintf("pkg%02d", i), Weight: float64(i%7 + 1)})
+	}
+	seen := map[string]int{}
+	var loads []float64
+	for s := 1; s <= 4; s++ {
+		load := 0.0
+		for _, n := range Split(items, s, 4) {
+			seen[n]++
+			for _, it := range items {
+				if it.Name == n {
+					load += it.Weight
+				}
+			}
+		}
+		loads = append(loads, load)
+		// Deterministic: the same call gives the same answer.
+		if fmt.Sprint(Split(items, s, 4)) != fmt.Sprint(Split(items, s, 4)) {
+			t.Error("not deterministic")
+		}
+	}
+	for _, it := range items {
+		if seen[it.Name] != 1 {
+			t.Errorf("%s in %d shards", it.Name, seen[it.Name])
+		}
+	}
+	sort.Float64s(loads)
+	if loads[3]-loads[0] > 7 {
+		t.Errorf("unbalanced loads %v", loads)
+	}
+}
+
+func TestParse(t *testing.T) {
+	if i, n, err := Parse("2/4"); err != nil || i != 2 || n != 4 {
+		t.Errorf("2/4: %d %d %v", i, n, err)
+	}
+	for _, bad := range []string{"0/4", "5/4", "x/2", "3", "1/0"} {
+		if _, _, err := Parse(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
