@@ -81,12 +81,13 @@ func TestActionsUnderRunner(t *testing.T) {
 	}
 	root, _ := filepath.Abs("../../..")
 	repo := t.TempDir()
-	for _, p := range []string{"Dockerfile", ".dockerignore", "actions/test/action.yml", "actions/build/action.yml"} {
+	for _, p := range []string{"Dockerfile", ".dockerignore", "actions/test/action.yml", "actions/build/action.yml", "actions/scan/action.yml"} {
 		copyPath(t, filepath.Join(root, p), filepath.Join(repo, p))
 	}
 	copyPath(t, filepath.Join(root, "actions/test/testdata/sample"), filepath.Join(repo, "sample"))
 	copyPath(t, filepath.Join(root, "actions/build/testdata/hello"), filepath.Join(repo, "hello"))
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(repo, "dist", "actions")+"/", "./actions/build", "./actions/test", "./actions/dispatch")
+	copyPath(t, filepath.Join(root, "actions/scan/testdata/bad"), filepath.Join(repo, "badscan"))
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(repo, "dist", "actions")+"/", "./actions/build", "./actions/test", "./actions/scan", "./actions/dispatch")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -118,6 +119,20 @@ jobs:
           echo "build version=${{ steps.build.outputs.version }}"
           cat hello/dist/SHA256SUMS
           ./hello/dist/linux_amd64/hello
+      - id: scan
+        uses: ./actions/scan
+        continue-on-error: true
+        with:
+          path: badscan
+          sarif-file: scan.sarif
+      - run: echo "scan outcome=${{ steps.scan.outcome }} high=${{ steps.scan.outputs.high }} medium=${{ steps.scan.outputs.medium }}"
+      - id: accepted
+        uses: ./actions/scan
+        with:
+          path: badscan
+          write-baseline: badscan/.gantry/baseline.json
+          baseline: badscan/.gantry/baseline.json
+      - run: echo "with baseline outcome=${{ steps.accepted.outcome }} new=${{ steps.accepted.outputs.new-findings }}"
 `
 	if err := os.MkdirAll(filepath.Join(repo, ".github", "workflows"), 0o755); err != nil {
 		t.Fatal(err)
@@ -149,6 +164,7 @@ jobs:
 		"tests outcome=failure passed=", "failed=1 flaky=1 coverage=",
 		"sample/bad/bad_test.go:7: error: TestAdd: Add(2, 2) = 0, want 4",
 		"build version=v9.9.9", "linux_amd64/hello", "hello_9.9.9_linux_amd64.tar.gz", "hello v9.9.9",
+		"scan outcome=failure high=", "with baseline outcome=success new=0",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

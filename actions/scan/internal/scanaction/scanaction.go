@@ -1,0 +1,223 @@
+// Package scanaction is the security scan action: it runs the scanners,
+// applies the policy, and reports findings as SARIF, annotations, a summary
+// and outputs.
+package scanaction
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gantry-ci/gantry/actions/scan/internal/dockerfiles"
+	"github.com/gantry-ci/gantry/actions/scan/internal/finding"
+	"github.com/gantry-ci/gantry/actions/scan/internal/policy"
+	"github.com/gantry-ci/gantry/actions/scan/internal/sarif"
+	"github.com/gantry-ci/gantry/actions/scan/internal/secrets"
+	"github.com/gantry-ci/gantry/actions/scan/internal/workflows"
+	"github.com/gantry-ci/gantry/internal/actionkit"
+)
+
+// scanners by name.
+var scanners = map[string]func(root string, skip func(string) bool) ([]finding.Finding, error){
+	"secrets":     secrets.Scan,
+	"workflows":   workflows.Scan,
+	"dockerfiles": dockerfiles.Scan,
+}
+
+// order is the order scanners run and report in.
+var order = []string{"secrets", "workflows", "dockerfiles"}
+
+type config struct {
+	root          string
+	scanners      []string
+	failOn        string
+	baseline      string
+	writeBaseline string
+	excludes      []string
+	sarifFile     string
+}
+
+func inputs(k *actionkit.Kit) (*config, error) {
+	c := &config{
+		root:          k.String("path", "."),
+		scanners:      k.List("scanners"),
+		failOn:        k.OneOf("fail-on", "high", "critical", "high", "medium", "low", "none"),
+		baseline:      k.String("baseline", ".gantry/scan-baseline.json"),
+		writeBaseline: k.String("write-baseline", ""),
+		excludes:      k.List("excludes"),
+		sarifFile:     k.String("sarif-file", "gantry-scan.sarif"),
+	}
+	if len(c.scanners) == 0 {
+		c.scanners = order
+	}
+	for _, s := range c.scanners {
+		if scanners[s] == nil {
+			k.Invalid("scanners", "unknown scanner %q; available: %s", s, strings.Join(order, ", "))
+		}
+	}
+	cfgPath := k.String("config", filepath.Join(c.root, ".gantry", "scan.yml"))
+	cfg, err := policy.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		// An organisation's enforced config wins over what a workflow asks.
+		pick := func(input string, fromCfg string) string {
+			if fromCfg != "" && (cfg.Enforce || input == "") {
+				return fromCfg
+			}
+			return input
+		}
+		c.failOn = pick(c.failOn, cfg.FailOn)
+		c.baseline = pick(c.baseline, cfg.Baseline)
+		c.excludes = append(c.excludes, cfg.Excludes...)
+		if cfg.Enforce && len(cfg.Scanners) > 0 {
+			c.scanners = cfg.Scanners
+		}
+		if cfg.Enforce {
+			k.Logf("policy enforced by %s: fail-on %s", cfgPath, c.failOn)
+		}
+	}
+	return c, nil
+}
+
+// Run is the action.
+func Run(k *actionkit.Kit) error {
+	c, err := inputs(k)
+	if err != nil {
+		return err
+	}
+	if k.InputErrors() != nil {
+		return nil
+	}
+	skip, err := policy.Excluder(c.excludes)
+	if err != nil {
+		return err
+	}
+	var all []finding.Finding
+	for _, name := range c.scanners {
+		var fs []finding.Finding
+		err := k.Group("scan: "+name, func() error {
+			var err error
+			fs, err = scanners[name](c.root, skip)
+			k.Logf("%d findings", len(fs))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("scanner %s: %w", name, err)
+		}
+		all = append(all, fs...)
+	}
+	kept, suppressed, problems := policy.Suppressed(c.root, all)
+	for _, p := range problems {
+		k.Annotate(actionkit.Annotation{Level: "warning", Title: "suppression", Message: p})
+	}
+	sort.SliceStable(kept, func(i, j int) bool {
+		if finding.Rank(kept[i].Severity) != finding.Rank(kept[j].Severity) {
+			return finding.Rank(kept[i].Severity) > finding.Rank(kept[j].Severity)
+		}
+		if kept[i].File != kept[j].File {
+			return kept[i].File < kept[j].File
+		}
+		return kept[i].Line < kept[j].Line
+	})
+
+	if c.writeBaseline != "" {
+		if err := policy.WriteBaseline(c.writeBaseline, kept); err != nil {
+			return fmt.Errorf("write baseline: %w", err)
+		}
+		k.Logf("wrote %d fingerprints to %s", len(kept), c.writeBaseline)
+	}
+	base, err := policy.LoadBaseline(c.baseline)
+	if err != nil {
+		return err
+	}
+	var newOnes []finding.Finding
+	for _, f := range kept {
+		if !base[f.Fingerprint] {
+			newOnes = append(newOnes, f)
+		}
+	}
+
+	if err := sarif.Write(c.sarifFile, sarif.Build(kept, c.scanners)); err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, f := range kept {
+		counts[f.Severity]++
+	}
+	for _, s := range finding.Severities {
+		k.SetOutput(s, strconv.Itoa(counts[s]))
+	}
+	k.SetOutput("total", strconv.Itoa(len(kept)))
+	k.SetOutput("new-findings", strconv.Itoa(len(newOnes)))
+	k.SetOutput("sarif-file", c.sarifFile)
+
+	// Annotations: the most severe first; the kit caps them as GitHub does.
+	for _, f := range kept {
+		lvl := "notice"
+		switch f.Severity {
+		case "critical", "high":
+			lvl = "error"
+		case "medium":
+			lvl = "warning"
+		}
+		k.Annotate(actionkit.Annotation{Level: lvl, File: f.File, Line: f.Line, Col: f.Col, Title: f.Rule.ID, Message: f.Message})
+	}
+	summary(k, c, kept, newOnes, suppressed, base)
+
+	threshold := finding.Rank(c.failOn)
+	if c.failOn == "none" {
+		return nil
+	}
+	failing := 0
+	for _, f := range newOnes {
+		if finding.Rank(f.Severity) >= threshold {
+			failing++
+		}
+	}
+	if failing > 0 {
+		return fmt.Errorf("%d new findings at or above %s (fail-on: %s); fix them, suppress them with a justification, or accept them in the baseline", failing, c.failOn, c.failOn)
+	}
+	return nil
+}
+
+func summary(k *actionkit.Kit, c *config, kept, newOnes, suppressed []finding.Finding, base map[string]bool) {
+	mark := "✅"
+	if len(newOnes) > 0 {
+		mark = "⚠️"
+	}
+	k.Summary(fmt.Sprintf("## %s Security scan: %d findings, %d new, %d suppressed (fail-on: %s)\n", mark, len(kept), len(newOnes), len(suppressed), c.failOn))
+	var rows [][]string
+	for _, sc := range c.scanners {
+		row := []string{sc}
+		for _, sev := range finding.Severities {
+			n := 0
+			for _, f := range kept {
+				if f.Scanner == sc && f.Severity == sev {
+					n++
+				}
+			}
+			row = append(row, strconv.Itoa(n))
+		}
+		rows = append(rows, row)
+	}
+	k.Summary("\n" + actionkit.Table(append([]string{"scanner"}, finding.Severities...), rows))
+	if len(kept) > 0 {
+		var fr [][]string
+		for _, f := range kept {
+			state := "new"
+			if base[f.Fingerprint] {
+				state = "baseline"
+			}
+			loc := f.File
+			if f.Line > 0 {
+				loc += ":" + strconv.Itoa(f.Line)
+			}
+			fr = append(fr, []string{f.Severity, f.Scanner, f.Rule.ID, loc, f.Message, state})
+		}
+		k.Summary("\n### Findings\n" + actionkit.Table([]string{"severity", "scanner", "rule", "where", "message", "state"}, fr))
+	}
+}

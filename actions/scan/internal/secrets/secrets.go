@@ -1,0 +1,114 @@
+// Package secrets finds committed secrets with gitleaks' rules (embedded as a
+// library) and reports them redacted.
+package secrets
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gantry-ci/gantry/actions/scan/internal/finding"
+	"github.com/rs/zerolog"
+	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/logging"
+)
+
+var (
+	once     sync.Once
+	detector *detect.Detector
+	initErr  error
+	mu       sync.Mutex // the detector keeps state between calls
+)
+
+// load builds the default detector once: its configuration goes through a
+// global viper instance.
+func load() (*detect.Detector, error) {
+	once.Do(func() {
+		logging.Logger = zerolog.Nop()
+		detector, initErr = detect.NewDetectorDefaultConfig()
+	})
+	return detector, initErr
+}
+
+// Redact shows only the first few characters of a secret.
+func Redact(s string) string {
+	if len(s) <= 8 {
+		return "****"
+	}
+	return s[:4] + strings.Repeat("*", 8)
+}
+
+// maxFileSize skips files larger than this (generated blobs, archives).
+const maxFileSize = 2 << 20
+
+// Scan walks root and reports every secret. skip says whether a relative
+// path is excluded.
+func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
+	d, err := load()
+	if err != nil {
+		return nil, fmt.Errorf("load gitleaks rules: %w", err)
+	}
+	var out []finding.Finding
+	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if e.IsDir() {
+			if e.Name() == ".git" || (rel != "." && skip != nil && skip(rel)) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !e.Type().IsRegular() || (skip != nil && skip(rel)) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil || info.Size() > maxFileSize || info.Size() == 0 {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || bytes.IndexByte(data, 0) >= 0 {
+			return nil // unreadable or binary
+		}
+		out = append(out, ScanContent(d, rel, string(data))...)
+		return nil
+	})
+	return out, err
+}
+
+// ScanContent reports the secrets in one file's content.
+func ScanContent(d *detect.Detector, file, content string) []finding.Finding {
+	mu.Lock()
+	found := d.DetectString(content)
+	mu.Unlock()
+	var out []finding.Finding
+	for _, f := range found {
+		sev := "high"
+		if strings.Contains(f.RuleID, "private-key") || strings.Contains(f.RuleID, "aws") {
+			sev = "critical"
+		}
+		fd := finding.Finding{
+			Scanner:  "secrets",
+			Rule:     finding.Rule{ID: "secret/" + f.RuleID, Name: f.Description, Severity: sev, Help: "Remove the secret from the repository, rotate it, and load it from a secret store (e.g. ${{ secrets.NAME }}) instead."},
+			Message:  fmt.Sprintf("%s: %s", f.Description, Redact(f.Secret)),
+			File:     file,
+			Line:     f.StartLine + 1, // gitleaks counts lines from 0
+			Col:      f.StartColumn,
+			EndLine:  f.EndLine + 1,
+			EndCol:   f.EndColumn,
+			Identity: f.Secret,
+		}
+		fd.Finish()
+		out = append(out, fd)
+	}
+	return out
+}
+
+// Detector exposes the loaded detector for tests and single files.
+func Detector() (*detect.Detector, error) { return load() }
