@@ -33,6 +33,11 @@ var expected = []string{
 	"dockerfile/runs-as-root Dockerfile:1",
 	"dockerfile/secret-in-env Dockerfile:3",
 	"dockerfile/unpinned-base Dockerfile:1",
+	"go/G204 app/app.go:13",
+	"go/G303 app/app.go:23",
+	"go/G306 app/app.go:23",
+	"go/G401 app/app.go:18",
+	"go/G501 app/app.go:5",
 	"secret/aws-access-token deploy/aws.env:1",
 	"secret/generic-api-key Dockerfile:3",
 	"secret/github-pat deploy/github.sh:1",
@@ -168,7 +173,7 @@ func TestSARIFShape(t *testing.T) {
 		t.Errorf("fail-on none must pass: %s", r.log)
 	}
 	runs := r.sarif["runs"].([]any)
-	if r.sarif["version"] != "2.1.0" || len(runs) != 3 {
+	if r.sarif["version"] != "2.1.0" || len(runs) != 4 {
 		t.Fatalf("want SARIF 2.1.0 with one run per scanner, got %v runs", len(runs))
 	}
 	categories := map[string]bool{}
@@ -187,7 +192,7 @@ func TestSARIFShape(t *testing.T) {
 			}
 		}
 	}
-	if len(categories) != 3 {
+	if len(categories) != 4 {
 		t.Errorf("categories %v", categories)
 	}
 	for _, want := range []string{"| secrets | 2 | 3 | 0 | 0 |", "### Findings"} {

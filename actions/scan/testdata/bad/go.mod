@@ -1,0 +1,3 @@
+module example.com/badapp
+
+go 1.22

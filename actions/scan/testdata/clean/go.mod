@@ -1,0 +1,3 @@
+module example.com/cleanapp
+
+go 1.22
