@@ -4,6 +4,8 @@
 package scanaction
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/gantry-ci/gantry/actions/scan/internal/policy"
 	"github.com/gantry-ci/gantry/actions/scan/internal/sarif"
 	"github.com/gantry-ci/gantry/actions/scan/internal/secrets"
+	"github.com/gantry-ci/gantry/actions/scan/internal/vulndeps"
 	"github.com/gantry-ci/gantry/actions/scan/internal/workflows"
 	"github.com/gantry-ci/gantry/internal/actionkit"
 )
@@ -27,10 +30,11 @@ var scanners = map[string]func(root string, skip func(string) bool) ([]finding.F
 	"workflows":   workflows.Scan,
 	"dockerfiles": dockerfiles.Scan,
 	"gocode":      gocode.Scan,
+	"vulns":       nil, // needs the database: set up in Run
 }
 
 // order is the order scanners run and report in.
-var order = []string{"secrets", "workflows", "dockerfiles", "gocode"}
+var order = []string{"secrets", "workflows", "dockerfiles", "gocode", "vulns"}
 
 type config struct {
 	root          string
@@ -40,6 +44,7 @@ type config struct {
 	writeBaseline string
 	excludes      []string
 	sarifFile     string
+	vulnDB        string
 }
 
 func inputs(k *actionkit.Kit) (*config, error) {
@@ -51,6 +56,7 @@ func inputs(k *actionkit.Kit) (*config, error) {
 		writeBaseline: k.String("write-baseline", ""),
 		excludes:      k.List("excludes"),
 		sarifFile:     k.String("sarif-file", "gantry-scan.sarif"),
+		vulnDB:        k.String("vuln-db", ""),
 	}
 	// The Go scanners type-check packages: a kept build cache makes a warm
 	// run many times faster than a cold one.
@@ -68,7 +74,7 @@ func inputs(k *actionkit.Kit) (*config, error) {
 		c.scanners = order
 	}
 	for _, s := range c.scanners {
-		if scanners[s] == nil {
+		if _, ok := scanners[s]; !ok {
 			k.Invalid("scanners", "unknown scanner %q; available: %s", s, strings.Join(order, ", "))
 		}
 	}
@@ -111,12 +117,28 @@ func Run(k *actionkit.Kit) error {
 	if err != nil {
 		return err
 	}
+	run := map[string]func(string, func(string) bool) ([]finding.Finding, error){}
+	for name, fn := range scanners {
+		run[name] = fn
+	}
+	run["vulns"] = func(root string, skip func(string) bool) ([]finding.Finding, error) {
+		db, err := vulndeps.Locate(c.vulnDB)
+		if errors.Is(err, vulndeps.ErrNoDB) {
+			// Air-gapped runners without a database still get the other scanners.
+			k.Annotate(actionkit.Annotation{Level: "warning", Title: "vulnerable dependencies not checked", Message: err.Error()})
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return vulndeps.Scan(context.Background(), root, db, skip)
+	}
 	var all []finding.Finding
 	for _, name := range c.scanners {
 		var fs []finding.Finding
 		err := k.Group("scan: "+name, func() error {
 			var err error
-			fs, err = scanners[name](c.root, skip)
+			fs, err = run[name](c.root, skip)
 			k.Logf("%d findings", len(fs))
 			return err
 		})

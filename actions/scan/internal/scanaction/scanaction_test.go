@@ -173,7 +173,7 @@ func TestSARIFShape(t *testing.T) {
 		t.Errorf("fail-on none must pass: %s", r.log)
 	}
 	runs := r.sarif["runs"].([]any)
-	if r.sarif["version"] != "2.1.0" || len(runs) != 4 {
+	if r.sarif["version"] != "2.1.0" || len(runs) != 5 {
 		t.Fatalf("want SARIF 2.1.0 with one run per scanner, got %v runs", len(runs))
 	}
 	categories := map[string]bool{}
@@ -192,7 +192,7 @@ func TestSARIFShape(t *testing.T) {
 			}
 		}
 	}
-	if len(categories) != 4 {
+	if len(categories) != 5 {
 		t.Errorf("categories %v", categories)
 	}
 	for _, want := range []string{"| secrets | 2 | 3 | 0 | 0 |", "### Findings"} {
@@ -243,6 +243,9 @@ func TestBaselineSuppressionsExcludesAndEnforcedConfig(t *testing.T) {
 	if !strings.Contains(sup.log, "has no justification") {
 		t.Errorf("unjustified suppression not reported:\n%s", sup.log)
 	}
+	if !strings.Contains(r0(t, root).log, "vulnerable dependencies not checked") {
+		t.Errorf("a missing vulnerability database must be reported")
+	}
 	// Excludes, and an enforced config that overrides fail-on none.
 	ex := runScan(t, root, map[string]string{"excludes": "deploy/**, keys/**, web/**, Dockerfile", "scanners": "secrets", "fail-on": "none"})
 	if len(found(ex)) != 0 {
@@ -256,4 +259,9 @@ func TestBaselineSuppressionsExcludesAndEnforcedConfig(t *testing.T) {
 	if enf.code != 1 || !strings.Contains(enf.log, "policy enforced") {
 		t.Errorf("enforced config must win: %d %s", enf.code, enf.log)
 	}
+}
+
+// r0 runs only the vulns scanner without a database.
+func r0(t *testing.T, root string) result {
+	return runScan(t, root, map[string]string{"scanners": "vulns", "fail-on": "none"})
 }
