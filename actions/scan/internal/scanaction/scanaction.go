@@ -45,6 +45,8 @@ type config struct {
 	excludes      []string
 	sarifFile     string
 	vulnDB        string
+	history       bool
+	since         string
 }
 
 func inputs(k *actionkit.Kit) (*config, error) {
@@ -57,6 +59,8 @@ func inputs(k *actionkit.Kit) (*config, error) {
 		excludes:      k.List("excludes"),
 		sarifFile:     k.String("sarif-file", "gantry-scan.sarif"),
 		vulnDB:        k.String("vuln-db", ""),
+		history:       k.Bool("history", false),
+		since:         k.String("since", ""),
 	}
 	// The Go scanners type-check packages: a kept build cache makes a warm
 	// run many times faster than a cold one.
@@ -132,6 +136,29 @@ func Run(k *actionkit.Kit) error {
 			return nil, err
 		}
 		return vulndeps.Scan(context.Background(), root, db, skip)
+	}
+	if c.history || c.since != "" {
+		run["secrets"] = func(root string, skip func(string) bool) ([]finding.Finding, error) {
+			tree, err := secrets.Scan(root, skip)
+			if err != nil {
+				return nil, err
+			}
+			past, err := secrets.History(context.Background(), root, c.since)
+			if err != nil {
+				return nil, err
+			}
+			seen := map[string]bool{}
+			for _, f := range tree {
+				seen[f.Fingerprint] = true
+			}
+			for _, f := range past {
+				if !seen[f.Fingerprint] && (skip == nil || !skip(f.File)) {
+					seen[f.Fingerprint] = true
+					tree = append(tree, f)
+				}
+			}
+			return tree, nil
+		}
 	}
 	var all []finding.Finding
 	for _, name := range c.scanners {

@@ -4,6 +4,7 @@ package secrets
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
+	"github.com/zricethezav/gitleaks/v8/sources"
 )
 
 var (
@@ -89,26 +91,66 @@ func ScanContent(d *detect.Detector, file, content string) []finding.Finding {
 	mu.Unlock()
 	var out []finding.Finding
 	for _, f := range found {
-		sev := "high"
-		if strings.Contains(f.RuleID, "private-key") || strings.Contains(f.RuleID, "aws") {
-			sev = "critical"
-		}
-		fd := finding.Finding{
-			Scanner:  "secrets",
-			Rule:     finding.Rule{ID: "secret/" + f.RuleID, Name: f.Description, Severity: sev, Help: "Remove the secret from the repository, rotate it, and load it from a secret store (e.g. ${{ secrets.NAME }}) instead."},
-			Message:  fmt.Sprintf("%s: %s", f.Description, Redact(f.Secret)),
-			File:     file,
-			Line:     f.StartLine + 1, // gitleaks counts lines from 0
-			Col:      f.StartColumn,
-			EndLine:  f.EndLine + 1,
-			EndCol:   f.EndColumn,
-			Identity: f.Secret,
-		}
-		fd.Finish()
-		out = append(out, fd)
+		// gitleaks counts lines from 0 when scanning a string.
+		out = append(out, convert(f.RuleID, f.Description, f.Secret, file, f.StartLine+1, f.StartColumn, f.EndLine+1, f.EndColumn))
 	}
 	return out
 }
 
+func convert(ruleID, desc, secret, file string, line, col, endLine, endCol int) finding.Finding {
+	sev := "high"
+	if strings.Contains(ruleID, "private-key") || strings.Contains(ruleID, "aws") {
+		sev = "critical"
+	}
+	fd := finding.Finding{
+		Scanner:  "secrets",
+		Rule:     finding.Rule{ID: "secret/" + ruleID, Name: desc, Severity: sev, Help: "Remove the secret from the repository, rotate it, and load it from a secret store (e.g. ${{ secrets.NAME }}) instead."},
+		Message:  fmt.Sprintf("%s: %s", desc, Redact(secret)),
+		File:     file,
+		Line:     line,
+		Col:      col,
+		EndLine:  endLine,
+		EndCol:   endCol,
+		Identity: secret,
+	}
+	fd.Finish()
+	return fd
+}
+
 // Detector exposes the loaded detector for tests and single files.
 func Detector() (*detect.Detector, error) { return load() }
+
+// History scans the git history of root: every commit, or those after since
+// (a ref). Secrets removed from the tree long ago still count: they were
+// pushed and must be rotated.
+func History(ctx context.Context, root, since string) ([]finding.Finding, error) {
+	base, err := load()
+	if err != nil {
+		return nil, fmt.Errorf("load gitleaks rules: %w", err)
+	}
+	// A fresh detector: DetectSource accumulates findings on the detector.
+	d := detect.NewDetectorContext(ctx, base.Config)
+	opts := "--full-history --all"
+	if since != "" {
+		opts = since + "..HEAD"
+	}
+	cmd, err := sources.NewGitLogCmdContext(ctx, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("git log of %s: %w", root, err)
+	}
+	found, err := d.DetectSource(ctx, &sources.Git{Cmd: cmd, Config: &d.Config, Remote: &sources.RemoteInfo{}, Sema: d.Sema})
+	if err != nil {
+		return nil, fmt.Errorf("scan git history: %w", err)
+	}
+	var out []finding.Finding
+	for _, f := range found {
+		fd := convert(f.RuleID, f.Description, f.Secret, filepath.ToSlash(f.File), f.StartLine, f.StartColumn, f.EndLine, f.EndColumn)
+		short := f.Commit
+		if len(short) > 12 {
+			short = short[:12]
+		}
+		fd.Message += " (in commit " + short + ")"
+		out = append(out, fd)
+	}
+	return out, nil
+}
