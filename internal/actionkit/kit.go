@@ -183,8 +183,15 @@ func SplitList(s string) []string {
 // InputErrors returns every input problem found so far, or nil.
 func (k *Kit) InputErrors() error { return k.errs.ErrorOrNil() }
 
-// SetOutput sets a step output.
-func (k *Kit) SetOutput(name, value string) { k.gha.SetOutput(name, value) }
+// SetOutput sets a step output. Outside a runner (no GITHUB_OUTPUT) the
+// output is printed instead: go-githubactions would panic on the missing file.
+func (k *Kit) SetOutput(name, value string) {
+	if k.getenv("GITHUB_OUTPUT") == "" {
+		k.Logf("output %s=%s", name, value)
+		return
+	}
+	k.gha.SetOutput(name, value)
+}
 
 // Mask hides a value in the log from now on.
 func (k *Kit) Mask(value string) {

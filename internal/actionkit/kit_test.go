@@ -86,3 +86,15 @@ func TestAnnotationCapAndSummary(t *testing.T) {
 		t.Errorf("output file %q", o)
 	}
 }
+
+func TestOutsideARunner(t *testing.T) {
+	var log bytes.Buffer
+	code := Main(func(k *Kit) error {
+		k.SetOutput("result", "ok")
+		k.Summary("## not written anywhere")
+		return nil
+	}, WithGetenv(env(map[string]string{})), WithWriter(&log))
+	if code != 0 || !strings.Contains(log.String(), "output result=ok") {
+		t.Errorf("code %d log %s", code, log.String())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -23,7 +24,6 @@ var (
 	once     sync.Once
 	detector *detect.Detector
 	initErr  error
-	mu       sync.Mutex // the detector keeps state between calls
 )
 
 // load builds the default detector once: its configuration goes through a
@@ -54,7 +54,7 @@ func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load gitleaks rules: %w", err)
 	}
-	var out []finding.Finding
+	var paths []string
 	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -70,25 +70,48 @@ func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 		if !e.Type().IsRegular() || (skip != nil && skip(rel)) {
 			return nil
 		}
-		info, err := e.Info()
-		if err != nil || info.Size() > maxFileSize || info.Size() == 0 {
-			return nil
+		if info, err := e.Info(); err == nil && info.Size() > 0 && info.Size() <= maxFileSize {
+			paths = append(paths, rel)
 		}
-		data, err := os.ReadFile(p)
-		if err != nil || bytes.IndexByte(data, 0) >= 0 {
-			return nil // unreadable or binary
-		}
-		out = append(out, ScanContent(d, rel, string(data))...)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// gitleaks' detector is safe for concurrent use (its own file scanner
+	// calls it from many goroutines); scanning files in parallel matters on
+	// large trees.
+	results := make([][]finding.Finding, len(paths))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < 2*runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(paths[i])))
+				if err != nil || bytes.IndexByte(data, 0) >= 0 {
+					continue // unreadable or binary
+				}
+				results[i] = ScanContent(d, paths[i], string(data))
+			}
+		}()
+	}
+	for i := range paths {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	var out []finding.Finding
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, nil
 }
 
 // ScanContent reports the secrets in one file's content.
 func ScanContent(d *detect.Detector, file, content string) []finding.Finding {
-	mu.Lock()
 	found := d.DetectString(content)
-	mu.Unlock()
 	var out []finding.Finding
 	for _, f := range found {
 		// gitleaks counts lines from 0 when scanning a string.
