@@ -14,8 +14,12 @@ WORKDIR /src
 COPY . .
 RUN mkdir -p /out && if [ "$PREBUILT" = 1 ]; then cp dist/actions/* /out/; \
     else CGO_ENABLED=0 go build -trimpath -o /out/ ./actions/...; fi
+# A Go vulnerability database in the context's vulndb/ folder (vuln.go.dev
+# layout) is baked in for the scan action's offline use.
+RUN mkdir -p /vulndb && if [ -f vulndb/index/db.json ]; then cp -r vulndb/. /vulndb/; fi
 
 FROM ${RUNTIME_IMAGE}
 ENV GOTOOLCHAIN=local
 COPY --from=build /out/ /opt/gantry/actions/
+COPY --from=build /vulndb/ /opt/gantry/vulndb/
 ENTRYPOINT ["/opt/gantry/actions/dispatch"]

@@ -20,5 +20,5 @@ awk '
 /ms-over-bash\/step/ { for (i=1;i<=NF;i++) if ($(i+1)=="ms-over-bash/step") printf "host step overhead: %.2f ms over bare bash (target < 5 ms)\n", $i }
 /ms\/plan/ { for (i=1;i<=NF;i++) if ($(i+1)=="ms/plan") printf "256-cell matrix plan: %.2f ms (target < 50 ms, ratio %.3f)\n", $i, $i/50 }
 /x-bare-container/ { for (i=1;i<=NF;i++) if ($(i+1)=="x-bare-container") printf "container job: %.2fx a bare container (target < 1.3x)\n", $i }
-/x-time/ { for (i=1;i<=NF;i++) { if ($(i+1)=="x-time") t=$i; if ($(i+1)=="x-memory") m=$i }; printf "secrets scan of the docker module: %.2fx the time and %.2fx the peak memory of the gitleaks CLI\n", t, m }
+/x-time/ { for (i=1;i<=NF;i++) { if ($(i+1)=="x-time") t=$i; if ($(i+1)=="x-memory") m=$i; if ($(i+1)=="s-all-scanners") as=$i; if ($(i+1)=="MiB-all-scanners") am=$i }; printf "secrets scan of the docker module: %.2fx the time and %.2fx the peak memory of the gitleaks CLI; all scanners: %.1f s, %.0f MiB\n", t, m, as, am }
 ' "$out"

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-ci/gantry/actions/internal/vulndbtest"
 	"github.com/gantry-ci/gantry/runner/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
 	"github.com/gantry-ci/gantry/runner/engine"
@@ -87,6 +88,19 @@ func TestActionsUnderRunner(t *testing.T) {
 	copyPath(t, filepath.Join(root, "actions/test/testdata/sample"), filepath.Join(repo, "sample"))
 	copyPath(t, filepath.Join(root, "actions/build/testdata/hello"), filepath.Join(repo, "hello"))
 	copyPath(t, filepath.Join(root, "actions/scan/testdata/bad"), filepath.Join(repo, "badscan"))
+	copyPath(t, filepath.Join(root, "actions/scan/testdata/vulns/vulnapp"), filepath.Join(repo, "badscan", "vulnapp"))
+	// Containers cannot download modules: vendor the vulnerable dependency
+	// (from this machine's module cache), as an air-gapped repository would.
+	vendor := exec.Command("go", "mod", "vendor")
+	vendor.Dir = filepath.Join(repo, "badscan", "vulnapp")
+	vendor.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if out, err := vendor.CombinedOutput(); err != nil {
+		t.Fatalf("go mod vendor: %v %s", err, out)
+	}
+	// A vulnerability database in the build context is baked into the image.
+	if err := vulndbtest.Write(filepath.Join(repo, "vulndb")); err != nil {
+		t.Fatal(err)
+	}
 	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(repo, "dist", "actions")+"/", "./actions/build", "./actions/test", "./actions/scan", "./actions/dispatch")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -125,7 +139,9 @@ jobs:
         with:
           path: badscan
           sarif-file: scan.sarif
-      - run: echo "scan outcome=${{ steps.scan.outcome }} high=${{ steps.scan.outputs.high }} medium=${{ steps.scan.outputs.medium }}"
+      - run: |
+          echo "scan outcome=${{ steps.scan.outcome }} high=${{ steps.scan.outputs.high }} medium=${{ steps.scan.outputs.medium }}"
+          grep -o 'vuln/GO-2099-0001' scan.sarif | head -1
       - id: accepted
         uses: ./actions/scan
         with:
@@ -164,7 +180,7 @@ jobs:
 		"tests outcome=failure passed=", "failed=1 flaky=1 coverage=",
 		"sample/bad/bad_test.go:7: error: TestAdd: Add(2, 2) = 0, want 4",
 		"build version=v9.9.9", "linux_amd64/hello", "hello_9.9.9_linux_amd64.tar.gz", "hello v9.9.9",
-		"scan outcome=failure high=", "with baseline outcome=success new=0",
+		"scan outcome=failure high=", "with baseline outcome=success new=0", "]   vuln/GO-2099-0001",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gantry-ci/gantry/actions/scan/internal/finding"
 	"github.com/rs/zerolog"
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
 	"github.com/zricethezav/gitleaks/v8/sources"
@@ -36,6 +38,51 @@ func load() (*detect.Detector, error) {
 	return detector, initErr
 }
 
+// repoDetectors caches detectors built from repositories' .gitleaks.toml.
+var (
+	repoMu        sync.Mutex
+	repoDetectors = map[string]*detect.Detector{}
+)
+
+// forRoot returns the detector for a tree: the repository's own
+// .gitleaks.toml when it has one (it may extend the default rules with
+// [extend] useDefault = true), else gitleaks' default rules.
+func forRoot(root string) (*detect.Detector, error) {
+	base, err := load()
+	if err != nil {
+		return nil, fmt.Errorf("load gitleaks rules: %w", err)
+	}
+	path := filepath.Join(root, ".gitleaks.toml")
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return base, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	repoMu.Lock()
+	defer repoMu.Unlock()
+	if d, ok := repoDetectors[path]; ok {
+		return d, nil
+	}
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d := detect.NewDetector(cfg)
+	repoDetectors[path] = d
+	return d, nil
+}
+
 // Redact shows only the first few characters of a secret.
 func Redact(s string) string {
 	if len(s) <= 8 {
@@ -50,9 +97,9 @@ const maxFileSize = 2 << 20
 // Scan walks root and reports every secret. skip says whether a relative
 // path is excluded.
 func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
-	d, err := load()
+	d, err := forRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("load gitleaks rules: %w", err)
+		return nil, err
 	}
 	var paths []string
 	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
@@ -111,7 +158,9 @@ func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 
 // ScanContent reports the secrets in one file's content.
 func ScanContent(d *detect.Detector, file, content string) []finding.Finding {
-	found := d.DetectString(content)
+	// The path lets the rules and allowlists that match on paths apply.
+	//lint:ignore SA1019 gitleaks v8 has no other call that takes a file path; v9 replaces the type.
+	found := d.Detect(detect.Fragment{Raw: content, FilePath: file})
 	var out []finding.Finding
 	for _, f := range found {
 		// gitleaks counts lines from 0 when scanning a string.
@@ -147,9 +196,9 @@ func Detector() (*detect.Detector, error) { return load() }
 // (a ref). Secrets removed from the tree long ago still count: they were
 // pushed and must be rotated.
 func History(ctx context.Context, root, since string) ([]finding.Finding, error) {
-	base, err := load()
+	base, err := forRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("load gitleaks rules: %w", err)
+		return nil, err
 	}
 	// A fresh detector: DetectSource accumulates findings on the detector.
 	d := detect.NewDetectorContext(ctx, base.Config)

@@ -66,3 +66,37 @@ func TestRedact(t *testing.T) {
 		t.Error("redaction wrong")
 	}
 }
+
+func TestRepositoryConfigExtendsDefaults(t *testing.T) {
+	dir := t.TempDir()
+	conf := "[extend]\nuseDefault = true\n\n[[rules]]\nid = \"acme-token\"\ndescription = \"ACME internal token\"\nregex = '''acme_[a-z0-9]{20}'''\n\n[allowlist]\npaths = ['''fixtures/''']\n"
+	files := map[string]string{
+		".gitleaks.toml":   conf,
+		"app/config.txt":   "token = " + "acme_" + "k3j4h5g6f7d8s9a0p1o2" + "\n",
+		"app/aws.env":      "AWS_ACCESS_KEY_ID=" + "AKIA" + "Z7VRSQ4QK3XWUJ2M" + "\n",
+		"fixtures/aws.env": "AWS_ACCESS_KEY_ID=" + "AKIA" + "Q2WXS7RTN5BHJ6KL" + "\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs, err := Scan(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range fs {
+		got[f.File] = f.Rule.ID
+	}
+	if got["app/config.txt"] != "secret/acme-token" || got["app/aws.env"] != "secret/aws-access-token" {
+		t.Errorf("custom and default rules: %v", got)
+	}
+	if _, ok := got["fixtures/aws.env"]; ok {
+		t.Errorf("the repository's allowlist was ignored: %v", got)
+	}
+}

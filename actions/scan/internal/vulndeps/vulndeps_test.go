@@ -2,43 +2,22 @@ package vulndeps
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gantry-ci/gantry/actions/internal/vulndbtest"
 )
 
-// fixtureDB writes a one-entry database in the vuln.go.dev layout: a made-up
-// vulnerability in golang.org/x/text/language.Parse, fixed in v0.3.8.
 func fixtureDB(t *testing.T) string {
 	t.Helper()
 	db := t.TempDir()
-	write := func(name string, v any) {
-		p := filepath.Join(db, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(v)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := vulndbtest.Write(db); err != nil {
+		t.Fatal(err)
 	}
-	const mod = "2026-01-01T00:00:00Z"
-	write("index/db.json", map[string]any{"modified": mod})
-	write("index/modules.json", []any{map[string]any{"path": "golang.org/x/text", "vulns": []any{map[string]any{"id": "GO-2099-0001", "modified": mod, "fixed": "0.3.8"}}}})
-	write("index/vulns.json", []any{map[string]any{"id": "GO-2099-0001", "modified": mod, "aliases": []string{"CVE-2099-0001"}}})
-	write("ID/GO-2099-0001.json", map[string]any{
-		"schema_version": "1.3.1", "id": "GO-2099-0001", "modified": mod, "published": mod,
-		"aliases": []string{"CVE-2099-0001"}, "summary": "Test vulnerability in language.Parse", "details": "A fixture for Gantry's tests.",
-		"affected": []any{map[string]any{
-			"package":            map[string]any{"name": "golang.org/x/text", "ecosystem": "Go"},
-			"ranges":             []any{map[string]any{"type": "SEMVER", "events": []any{map[string]any{"introduced": "0"}, map[string]any{"fixed": "0.3.8"}}}},
-			"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": "golang.org/x/text/language", "symbols": []string{"Parse"}}}},
-		}},
-	})
 	return db
 }
 
