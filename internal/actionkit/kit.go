@@ -304,8 +304,13 @@ func (k *Kit) Flush() {
 		k.Summary(fmt.Sprintf("\n<details><summary>%d more annotations (GitHub shows %d per level)</summary>\n\n%s\n</details>\n",
 			len(k.hidden), AnnotationLimit, Table([]string{"level", "where", "message"}, rows)))
 	}
-	if k.summary.Len() > 0 && k.getenv("GITHUB_STEP_SUMMARY") != "" {
-		k.gha.AddStepSummary(k.summary.String())
+	if k.summary.Len() > 0 {
+		if k.getenv("GITHUB_STEP_SUMMARY") != "" {
+			k.gha.AddStepSummary(k.summary.String())
+		} else {
+			// Outside a runner (go run ./actions/x) the summary is the report.
+			fmt.Fprintf(k.out, "\n--- step summary ---\n%s", k.summary.String())
+		}
 	}
 	k.summary.Reset()
 	k.hidden = nil
@@ -322,9 +327,19 @@ func Main(run func(k *Kit) error, opts ...Option) int {
 	if ierr := k.InputErrors(); ierr != nil {
 		err = multierror.Append(ierr, err).ErrorOrNil()
 	}
+	if err != nil {
+		msg := err.Error()
+		k.Summary("\n**Step failed:** " + strings.ReplaceAll(msg, "\n", " ") + "\n")
+		// The reason counts against the error cap like any annotation; past
+		// it, the log and the summary still carry it.
+		if k.counts["error"] < AnnotationLimit {
+			k.Annotate(Annotation{Level: "error", Message: msg})
+		} else {
+			k.Logf("Error: %s", msg)
+		}
+	}
 	k.Flush()
 	if err != nil {
-		k.gha.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", " "))
 		return 1
 	}
 	return 0

@@ -72,11 +72,12 @@ func TestAnnotationCapAndSummary(t *testing.T) {
 	if n := strings.Count(log.String(), "::error "); n != AnnotationLimit {
 		t.Errorf("%d error annotations, want %d:\n%s", n, AnnotationLimit, log.String())
 	}
-	if !strings.Contains(log.String(), "::warning::one warning") || !strings.Contains(log.String(), "::error::13 tests failed") {
+	// The step's reason is over the cap too: logged, not annotated.
+	if !strings.Contains(log.String(), "::warning::one warning") || !strings.Contains(log.String(), "Error: 13 tests failed") || strings.Contains(log.String(), "::error::13 tests failed") {
 		t.Errorf("log:\n%s", log.String())
 	}
 	s, _ := os.ReadFile(summary)
-	for _, want := range []string{"## Results", `| a | b\|c |`, "| 1 | x y |", "3 more annotations", "failure 12"} {
+	for _, want := range []string{"## Results", `| a | b\|c |`, "| 1 | x y |", "3 more annotations", "failure 12", "**Step failed:** 13 tests failed"} {
 		if !strings.Contains(string(s), want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
@@ -91,10 +92,22 @@ func TestOutsideARunner(t *testing.T) {
 	var log bytes.Buffer
 	code := Main(func(k *Kit) error {
 		k.SetOutput("result", "ok")
-		k.Summary("## not written anywhere")
+		k.Summary("## printed to the log")
 		return nil
 	}, WithGetenv(env(map[string]string{})), WithWriter(&log))
-	if code != 0 || !strings.Contains(log.String(), "output result=ok") {
+	if code != 0 || !strings.Contains(log.String(), "output result=ok") || !strings.Contains(log.String(), "--- step summary ---\n## printed to the log") {
+		t.Errorf("code %d log %s", code, log.String())
+	}
+}
+
+func TestFailureReasonIsAnAnnotationUnderTheCap(t *testing.T) {
+	var log bytes.Buffer
+	code := Main(func(k *Kit) error {
+		k.Invalid("retries", "%q is negative", "-1")
+		return fmt.Errorf("line one\nline two")
+	}, WithGetenv(env(map[string]string{})), WithWriter(&log))
+	// Multi-line messages stay one workflow command (newlines escaped).
+	if code != 1 || !strings.Contains(log.String(), "::error::") || !strings.Contains(log.String(), "input 'retries': \"-1\" is negative") || !strings.Contains(log.String(), "line one%0Aline two") {
 		t.Errorf("code %d log %s", code, log.String())
 	}
 }

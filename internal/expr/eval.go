@@ -52,7 +52,7 @@ func eval(n *node, env *Env) (any, error) {
 		return n.value, nil
 	case nContext:
 		if v, ok := lookup(env.Contexts, n.name); ok {
-			return v, nil
+			return normal(v), nil
 		}
 		return nil, nil
 	case nProperty:
@@ -134,60 +134,119 @@ func lookup(m map[string]any, key string) (any, bool) {
 }
 
 func property(target any, name string) any {
+	v, _ := propertyOK(target, name)
+	return v
+}
+
+// propertyOK reports whether the key exists, so that filters keep present
+// null values as GitHub does.
+func propertyOK(target any, name string) (any, bool) {
 	switch t := target.(type) {
 	case map[string]any:
-		v, _ := lookup(t, name)
-		return v
+		v, ok := lookup(t, name)
+		return normal(v), ok
 	case map[string]string:
 		for k, v := range t {
 			if strings.EqualFold(k, name) {
-				return v
+				return v, true
 			}
 		}
 	case filtered:
-		var out filtered
+		out := filtered{}
 		for _, e := range t {
-			if v := property(e, name); v != nil {
-				out = append(out, v)
+			switch e.(type) {
+			case map[string]any, map[string]string:
+				if v, ok := propertyOK(e, name); ok {
+					out = append(out, v)
+				}
 			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// normal converts Go values callers may put in contexts to the expression
+// types (float64, string, bool, nil, []any, map[string]any).
+func normal(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, float64, []any, map[string]any:
+		return v
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case float32:
+		return float64(x)
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = e
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = e
 		}
 		return out
 	}
-	return nil
+	return v
 }
 
 func index(target, idx any) any {
 	switch t := target.(type) {
 	case filtered:
-		var out filtered
+		out := filtered{}
 		for _, e := range t {
-			if v := index(e, idx); v != nil {
-				out = append(out, v)
+			switch x := e.(type) {
+			case []any:
+				if i, ok := arrayIndex(idx, len(x)); ok {
+					out = append(out, normal(x[i]))
+				}
+			case map[string]any, map[string]string:
+				if !primitive(idx) {
+					continue
+				}
+				if v, ok := propertyOK(x, ToString(idx)); ok {
+					out = append(out, v)
+				}
 			}
 		}
 		return out
 	case []any:
-		f, ok := idx.(float64)
-		if !ok {
-			if s, isStr := idx.(string); isStr {
-				n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-				if err != nil {
-					return nil
-				}
-				f = n
-			} else {
-				return nil
-			}
+		if i, ok := arrayIndex(idx, len(t)); ok {
+			return normal(t[i])
 		}
-		i := int(math.Floor(f))
-		if f < 0 || i >= len(t) || math.IsNaN(f) {
+		return nil
+	case map[string]any, map[string]string:
+		if !primitive(idx) {
 			return nil
 		}
-		return t[i]
-	case map[string]any:
 		return property(t, ToString(idx))
 	}
 	return nil
+}
+
+// arrayIndex converts an index value to a position in an array of length n.
+func arrayIndex(idx any, n int) (int, bool) {
+	f := toNumber(idx)
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f >= float64(n) {
+		return 0, false
+	}
+	return int(f), true
+}
+
+func primitive(v any) bool {
+	switch v.(type) {
+	case nil, bool, float64, string:
+		return true
+	}
+	return false
 }
 
 func filter(target any) any {
@@ -307,6 +366,12 @@ func toNumber(v any) float64 {
 		if s == "" {
 			return 0
 		}
+		switch s {
+		case "Infinity", "+Infinity":
+			return inf(1)
+		case "-Infinity":
+			return inf(-1)
+		}
 		if f, err := parseNumber(s); err == nil {
 			return f
 		}
@@ -331,37 +396,95 @@ func sameRef(a, b any) bool {
 	return false
 }
 
+// coerce brings two values to a common kind for comparison: null and
+// booleans become numbers, and a string compared with a number becomes a
+// number. Arrays and objects are never converted.
+func coerce(a, b any) (any, any) {
+	for i := 0; i < 3; i++ {
+		if Kind(a) == Kind(b) {
+			return a, b
+		}
+		switch a.(type) {
+		case nil, bool:
+			a = toNumber(a)
+			continue
+		case float64:
+			if _, ok := b.(string); ok {
+				return a, toNumber(b)
+			}
+		case string:
+			if _, ok := b.(float64); ok {
+				return toNumber(a), b
+			}
+		}
+		switch b.(type) {
+		case nil, bool:
+			b = toNumber(b)
+			continue
+		}
+		break
+	}
+	return a, b
+}
+
 // looseEqual implements == with GitHub's coercion.
 func looseEqual(a, b any) bool {
+	a, b = coerce(a, b)
 	switch x := a.(type) {
 	case nil:
-		if b == nil {
-			return true
-		}
+		return b == nil
 	case bool:
-		if y, ok := b.(bool); ok {
-			return x == y
-		}
+		y, ok := b.(bool)
+		return ok && x == y
 	case float64:
-		if y, ok := b.(float64); ok {
-			return x == y
-		}
+		y, ok := b.(float64)
+		return ok && x == y // NaN is never equal
 	case string:
-		if y, ok := b.(string); ok {
-			return strings.EqualFold(x, y)
-		}
+		y, ok := b.(string)
+		return ok && strings.EqualFold(x, y)
 	case []any, map[string]any:
-		if Kind(a) == Kind(b) {
-			return sameRef(a, b)
+		return sameRef(a, b)
+	}
+	return false
+}
+
+// order returns -1, 0 or 1 for a < b, a == b, a > b after coercion, and
+// false when the values are not ordered (different kinds, NaN, containers).
+func order(a, b any) (int, bool) {
+	a, b = coerce(a, b)
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		if !ok || math.IsNaN(x) || math.IsNaN(y) {
+			return 0, false
 		}
-		return false
+		switch {
+		case x < y:
+			return -1, true
+		case x > y:
+			return 1, true
+		}
+		return 0, true
+	case string:
+		y, ok := b.(string)
+		if !ok {
+			return 0, false
+		}
+		return strings.Compare(strings.ToUpper(x), strings.ToUpper(y)), true
+	case bool:
+		y, ok := b.(bool)
+		if !ok {
+			return 0, false
+		}
+		switch {
+		case x == y:
+			return 0, true
+		case x:
+			return 1, true
+		}
+		return -1, true
 	}
-	switch b.(type) {
-	case []any, map[string]any:
-		return false
-	}
-	l, r := toNumber(a), toNumber(b)
-	return l == r
+	return 0, false
 }
 
 func compare(op tokKind, a, b any) bool {
@@ -371,35 +494,16 @@ func compare(op tokKind, a, b any) bool {
 	case tNe:
 		return !looseEqual(a, b)
 	}
-	// Ordering: strings compare case-insensitively, everything else as numbers.
-	if x, ok := a.(string); ok {
-		if y, ok := b.(string); ok {
-			c := strings.Compare(strings.ToUpper(x), strings.ToUpper(y))
-			switch op {
-			case tLt:
-				return c < 0
-			case tLe:
-				return c <= 0
-			case tGt:
-				return c > 0
-			case tGe:
-				return c >= 0
-			}
-		}
-	}
-	l, r := toNumber(a), toNumber(b)
-	if math.IsNaN(l) || math.IsNaN(r) {
-		return false
-	}
+	c, ok := order(a, b)
 	switch op {
 	case tLt:
-		return l < r
-	case tLe:
-		return l <= r
+		return ok && c < 0
 	case tGt:
-		return l > r
+		return ok && c > 0
+	case tLe:
+		return ok && c <= 0 || looseEqual(a, b)
 	case tGe:
-		return l >= r
+		return ok && c >= 0 || looseEqual(a, b)
 	}
 	return false
 }
@@ -440,22 +544,30 @@ func call(n *node, env *Env) (any, error) {
 	case "contains":
 		if arr, ok := args[0].([]any); ok {
 			for _, e := range arr {
-				if looseEqual(e, args[1]) {
+				if looseEqual(args[1], e) {
 					return true, nil
 				}
 			}
 			return false, nil
 		}
+		if !primitive(args[0]) || !primitive(args[1]) {
+			return false, nil
+		}
 		return strings.Contains(strings.ToUpper(ToString(args[0])), strings.ToUpper(ToString(args[1]))), nil
-	case "startswith":
-		return strings.HasPrefix(strings.ToUpper(ToString(args[0])), strings.ToUpper(ToString(args[1]))), nil
-	case "endswith":
-		return strings.HasSuffix(strings.ToUpper(ToString(args[0])), strings.ToUpper(ToString(args[1]))), nil
+	case "startswith", "endswith":
+		if !primitive(args[0]) || !primitive(args[1]) {
+			return false, nil
+		}
+		s, affix := strings.ToUpper(ToString(args[0])), strings.ToUpper(ToString(args[1]))
+		if n.name == "startswith" {
+			return strings.HasPrefix(s, affix), nil
+		}
+		return strings.HasSuffix(s, affix), nil
 	case "format":
 		return format(ToString(args[0]), args[1:])
 	case "join":
 		sep := ","
-		if len(args) > 1 {
+		if len(args) > 1 && primitive(args[1]) {
 			sep = ToString(args[1])
 		}
 		switch x := args[0].(type) {

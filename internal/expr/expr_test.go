@@ -107,7 +107,7 @@ func TestEval(t *testing.T) {
 		{"contains('a')", `{"error":{"kind":"parsing","message":"contains() takes 2 arguments, got 1 (col 1)"}}`},
 		{"nosuch(1)", `{"error":{"kind":"parsing","message":"unrecognized function: \"nosuch\" (col 1)"}}`},
 		{"case(true, 'a')", `{"error":{"kind":"parsing","message":"case() takes at least 3 arguments, got 2 (col 1)"}}`},
-		{"foo.bar", `{"error":{"kind":"parsing","message":"unrecognized named-value: \"foo\"; contexts are github, env, vars, secrets, job, jobs, steps, runner, matrix, strategy, needs, inputs (col 1)"}}`},
+		{"foo.bar", `{"error":{"kind":"parsing","message":"unrecognized named-value: \"foo\"; available: github, env, vars, secrets, job, jobs, steps, runner, matrix, strategy, needs, inputs (col 1)"}}`},
 		{"1 ==", `{"error":{"kind":"parsing","message":"unexpected end of expression (col 5)"}}`},
 		{"'open", `{"error":{"kind":"parsing","message":"unterminated string literal (col 1)"}}`},
 		{"(1", `{"error":{"kind":"parsing","message":"expected ')' (col 3)"}}`},

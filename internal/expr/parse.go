@@ -42,6 +42,8 @@ type Expr struct {
 var knownContexts = map[string]bool{"github": true, "env": true, "vars": true, "secrets": true, "job": true, "jobs": true,
 	"steps": true, "runner": true, "matrix": true, "strategy": true, "needs": true, "inputs": true}
 
+const defaultContexts = "github, env, vars, secrets, job, jobs, steps, runner, matrix, strategy, needs, inputs"
+
 type funcSpec struct {
 	min, max int // max -1: unbounded
 }
@@ -59,17 +61,35 @@ type parser struct {
 	toks  []token
 	pos   int
 	depth int
-	ctxs  map[string]bool
-	funcs map[string]bool
+	ctxs  map[string]int // name -> offset of first use
+	funcs map[string]int
+	known func(name string) bool // allowed named contexts
+	names string                 // the allowed contexts, for messages
 }
 
 // Parse parses one expression (the text inside ${{ }}, or a bare if: condition).
+// Named contexts must be among GitHub's (github, env, vars, secrets, job, jobs,
+// steps, runner, matrix, strategy, needs, inputs).
 func Parse(src string) (*Expr, error) {
+	return ParseWith(src, nil, nil)
+}
+
+// ParseWith parses like Parse but allows only the named contexts and
+// functions listed (case-insensitive); a nil list means Parse's defaults.
+// allowedContexts may also name contexts GitHub does not know. A disallowed
+// name is a parsing error at its position.
+func ParseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, ctxs: map[string]bool{}, funcs: map[string]bool{}}
+	p := &parser{toks: toks, ctxs: map[string]int{}, funcs: map[string]int{}}
+	p.known = func(name string) bool { return knownContexts[name] }
+	p.names = defaultContexts
+	if allowedContexts != nil {
+		p.known = func(name string) bool { return containsFold(allowedContexts, name) }
+		p.names = strings.Join(allowedContexts, ", ")
+	}
 	if toks[0].kind == tEOF {
 		return nil, parseErr(0, "expected an expression")
 	}
@@ -89,27 +109,10 @@ func Parse(src string) (*Expr, error) {
 	}
 	sort.Strings(e.contexts)
 	sort.Strings(e.funcs)
-	return e, nil
-}
-
-// ParseWith parses and rejects contexts and functions outside the given lists
-// (nil allows all).
-func ParseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error) {
-	e, err := Parse(src)
-	if err != nil {
-		return nil, err
-	}
-	if allowedContexts != nil {
-		for _, c := range e.contexts {
-			if !containsFold(allowedContexts, c) {
-				return nil, parseErr(0, "context %q is not allowed here; allowed: %s", c, strings.Join(allowedContexts, ", "))
-			}
-		}
-	}
 	if allowedFuncs != nil {
 		for _, f := range e.funcs {
 			if !containsFold(allowedFuncs, f) {
-				return nil, parseErr(0, "function %s() is not allowed here", f)
+				return nil, parseErr(p.funcs[f], "function %s() is not allowed here; allowed: %s", f, strings.Join(allowedFuncs, ", "))
 			}
 		}
 	}
@@ -317,10 +320,15 @@ func (p *parser) primary() (*node, error) {
 			return p.call(t)
 		}
 		name := strings.ToLower(t.text)
-		if !knownContexts[name] {
-			return nil, parseErr(t.off, "unrecognized named-value: %q; contexts are github, env, vars, secrets, job, jobs, steps, runner, matrix, strategy, needs, inputs", t.text)
+		if !p.known(name) {
+			if knownContexts[name] {
+				return nil, parseErr(t.off, "context %q is not available here; available: %s", t.text, p.names)
+			}
+			return nil, parseErr(t.off, "unrecognized named-value: %q; available: %s", t.text, p.names)
 		}
-		p.ctxs[name] = true
+		if _, seen := p.ctxs[name]; !seen {
+			p.ctxs[name] = t.off
+		}
 		return &node{kind: nContext, off: t.off, name: name}, nil
 	case tEOF:
 		return nil, parseErr(t.off, "unexpected end of expression")
@@ -373,7 +381,9 @@ func (p *parser) call(name token) (*node, error) {
 	if fn == "case" && len(n.args)%2 == 0 {
 		return nil, parseErr(name.off, "case() takes pairs of predicate and value and a default: an odd number of arguments, got %d", len(n.args))
 	}
-	p.funcs[fn] = true
+	if _, seen := p.funcs[fn]; !seen {
+		p.funcs[fn] = name.off
+	}
 	return n, nil
 }
 

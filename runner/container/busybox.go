@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/gantry-ci/gantry/internal/tarball"
 )
 
 // BuildBusybox makes a tiny image from a static busybox binary: /bin/busybox
@@ -66,6 +68,7 @@ func BuildGoImage(ctx context.Context, e *Engine, goroot, base, ref string) erro
 		if _, err := tw.Write([]byte(dockerfile)); err != nil {
 			return err
 		}
-		return addTree(tw, goroot, "go", []string{"test", "api", "doc", ".git"})
+		skip := map[string]bool{"test": true, "api": true, "doc": true, ".git": true}
+		return tarball.Add(tw, goroot, tarball.Options{Prefix: "go", Skip: func(rel string, _ bool) bool { return skip[rel] }})
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/gantry-ci/gantry/internal/tarball"
 )
 
 // ImageExists reports whether the engine has the image.
@@ -236,47 +237,9 @@ func hashTree(dir string, ignore []string, args map[string]string) (string, erro
 	return hex.EncodeToString(h.Sum(nil)), err
 }
 
-// writeTar streams dir as a tar archive.
+// writeTar streams dir as a tar archive, leaving out ignored paths.
 func writeTar(w io.Writer, dir string, ignore []string) error {
-	tw := tar.NewWriter(w)
-	err := walkSorted(dir, ignore, func(rel string, info fs.FileInfo, p string) error {
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			link = l
-		}
-		if !info.Mode().IsRegular() && !info.IsDir() && link == "" {
-			return nil // devices, sockets: not part of an image or context
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = rel
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
+	return tarball.Write(w, dir, tarball.Options{Skip: func(rel string, _ bool) bool { return ignored(rel, ignore) }})
 }
 
 // buildFromTar builds ref from a context written by fill.
@@ -299,60 +262,4 @@ func (e *Engine) buildFromTar(ctx context.Context, ref string, fill func(*tar.Wr
 		return fmt.Errorf("build %s: %w", ref, err)
 	}
 	return nil
-}
-
-// addTree writes dir into the archive under prefix, skipping top-level
-// entries named in skip.
-func addTree(tw *tar.Writer, dir, prefix string, skip []string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		top := strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
-		for _, s := range skip {
-			if top == s {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		} else if !info.Mode().IsRegular() && !info.IsDir() {
-			return nil
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = prefix + "/" + filepath.ToSlash(rel)
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
 }

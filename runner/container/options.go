@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-units"
+	"github.com/gantry-ci/gantry/internal/shellwords"
 )
 
 // options are the parts of `docker create` options GitHub lets workflows set
@@ -30,47 +31,12 @@ type options struct {
 	tmpfs      map[string]string
 }
 
-// splitOptions splits an options string like a shell would (quotes kept together).
-func splitOptions(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	var quote byte
-	has := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote, has = c, true
-		case quote == 0 && c == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-		case quote == 0 && (c == ' ' || c == '\t' || c == '\n'):
-			if has || cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-				has = false
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unclosed %c quote", quote)
-	}
-	if has || cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out, nil
-}
-
 // parseOptions reads the supported options; anything else is an error that
 // names the option.
 func parseOptions(s string) (*options, error) {
-	args, err := splitOptions(s)
+	args, err := shellwords.Split(s)
 	if err != nil {
-		return nil, fmt.Errorf("options %q: %w", s, err)
+		return nil, fmt.Errorf("options: %w", err)
 	}
 	o := &options{labels: map[string]string{}, tmpfs: map[string]string{}}
 	health := func() *container.HealthConfig {

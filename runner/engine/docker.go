@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
+	"github.com/gantry-ci/gantry/internal/shellwords"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -115,7 +116,10 @@ func (j *jobRun) runDockerImageStep(ctx context.Context, sc *scope, s *workflow.
 		ep = []string{e}
 	}
 	if a := with["args"]; a != "" {
-		args = splitArgs(a)
+		var err error
+		if args, err = shellwords.Split(a); err != nil {
+			return fmt.Errorf("%s: with.args: %w", s.Pos, err)
+		}
 	}
 	extra := map[string]string{}
 	for k, v := range with {
@@ -180,33 +184,4 @@ func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, ima
 			Env: env, Mounts: mounts, WorkDir: actWorkspace, Network: j.network, Stdout: out, Stderr: out,
 		})
 	})
-}
-
-// splitArgs splits with.args as the runner does: on spaces, keeping quoted parts.
-func splitArgs(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quote := byte(0)
-	has := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote, has = c, true
-		case quote == 0 && (c == ' ' || c == '\t' || c == '\n'):
-			if has || cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-				has = false
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if has || cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
 }

@@ -3,6 +3,8 @@ package jobenv
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gantry-ci/gantry/internal/shellwords"
 )
 
 // ShellCommand turns a step's shell: into argv for the script at scriptPath,
@@ -39,7 +41,10 @@ func ShellCommand(shell, scriptPath string, lookPath func(string) (string, error
 	if !strings.Contains(shell, "{0}") {
 		return nil, fmt.Errorf("custom shell %q must contain {0} where the script path goes, e.g. \"perl {0}\"", shell)
 	}
-	fields := splitFields(strings.ReplaceAll(shell, "{0}", scriptPath))
+	fields, err := shellwords.Split(strings.ReplaceAll(shell, "{0}", scriptPath))
+	if err != nil {
+		return nil, fmt.Errorf("custom shell: %w", err)
+	}
 	if len(fields) == 0 {
 		return nil, fmt.Errorf("custom shell %q is empty", shell)
 	}
@@ -57,35 +62,6 @@ func program(lookPath func(string) (string, error), name string, args ...string)
 		return nil, fmt.Errorf("shell %s: %w", name, err)
 	}
 	return append([]string{p}, args...), nil
-}
-
-// splitFields splits a command line on white space, keeping quoted parts.
-func splitFields(s string) []string {
-	var out []string
-	var cur strings.Builder
-	var quote byte
-	has := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote, has = c, true
-		case quote == 0 && (c == ' ' || c == '\t'):
-			if has || cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-				has = false
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if has || cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
 // ScriptExtension is the file extension a shell needs for its script.

@@ -3,14 +3,11 @@
 package image
 
 import (
-	"archive/tar"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/gantry-ci/gantry/internal/tarball"
 )
 
 // Spec is one image to build and push.
@@ -52,7 +50,9 @@ func Build(ctx context.Context, s Spec) (*Result, error) {
 		return nil, fmt.Errorf("no Docker engine answers (%v); mount /var/run/docker.sock or set DOCKER_HOST", err)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarDir(pw, s.Context)) }()
+	go func() {
+		pw.CloseWithError(tarball.Write(pw, s.Context, tarball.Options{Skip: func(rel string, isDir bool) bool { return isDir && filepath.Base(rel) == ".git" }}))
+	}()
 	args := map[string]*string{}
 	for k, v := range s.BuildArgs {
 		args[k] = &v
@@ -125,55 +125,4 @@ func stream(rc io.ReadCloser, log io.Writer) error {
 			}
 		}
 	}
-}
-
-// tarDir streams a build context, leaving out .git.
-func tarDir(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		} else if !info.Mode().IsRegular() && !info.IsDir() {
-			return nil
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }

@@ -32,7 +32,9 @@ type Package struct {
 	Status   string // pass, fail, skip (no tests)
 	Duration time.Duration
 	Coverage float64 // -1 when unknown
-	Output   string  // package-level output (build failures)
+	Output   string  // package-level output, with the compiler's for build failures
+	// BuildFailed is set when the package's test binary did not compile.
+	BuildFailed bool
 }
 
 // Report is a whole run.
@@ -48,6 +50,10 @@ type event struct {
 	Test    string
 	Elapsed float64
 	Output  string
+	// Since Go 1.24 compiler output comes as build-output events keyed by
+	// ImportPath, and the package's fail event names it in FailedBuild.
+	ImportPath  string
+	FailedBuild string
 }
 
 var coverageLine = regexp.MustCompile(`coverage: ([0-9.]+)% of statements`)
@@ -66,18 +72,24 @@ func Parse(r io.Reader) (*Report, error) {
 		}
 		return p
 	}
+	buildOutput := map[string]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	n := 0
 	for sc.Scan() {
+		n++
 		line := sc.Bytes()
 		if len(line) == 0 || line[0] != '{' {
 			continue // build output not wrapped in JSON
 		}
 		var ev event
 		if err := json.Unmarshal(line, &ev); err != nil {
-			return nil, fmt.Errorf("parse go test -json: %w", err)
+			return nil, fmt.Errorf("parse go test -json: line %d: %w", n, err)
 		}
 		if ev.Package == "" {
+			if ev.Action == "build-output" && ev.ImportPath != "" {
+				buildOutput[ev.ImportPath] += ev.Output
+			}
 			continue
 		}
 		p := pkg(ev.Package)
@@ -91,6 +103,10 @@ func Parse(r io.Reader) (*Report, error) {
 			case "pass", "fail", "skip":
 				p.Status = ev.Action
 				p.Duration = seconds(ev.Elapsed)
+				if ev.FailedBuild != "" {
+					p.BuildFailed = true
+					p.Output = buildOutput[ev.FailedBuild] + p.Output
+				}
 			}
 			continue
 		}
@@ -179,15 +195,20 @@ func (r *Report) FailedPackages() []*Package {
 }
 
 // Merge applies a retry's results: a test that failed before and passes now
-// is flaky; one that fails again stays failed.
+// is flaky; one that fails again stays failed. A package that failed only
+// through tests that have all passed on retry passes.
 func (r *Report) Merge(retry *Report) {
+	hadFailures := map[string]bool{}
 	byKey := map[string]*Test{}
 	for _, t := range r.Tests {
 		byKey[t.Package+"\x00"+t.Name] = t
+		if t.Status == "fail" {
+			hadFailures[t.Package] = true
+		}
 	}
 	for _, nt := range retry.Tests {
 		t := byKey[nt.Package+"\x00"+nt.Name]
-		if t == nil {
+		if t == nil || t == nt {
 			continue
 		}
 		if t.Status == "fail" && nt.Status == "pass" {
@@ -195,18 +216,14 @@ func (r *Report) Merge(retry *Report) {
 			t.Output += "\n--- passed on retry ---\n" + nt.Output
 		}
 	}
-	// A package whose failed tests all passed on retry now passes.
+	stillFailing := map[string]bool{}
+	for _, t := range r.Tests {
+		if t.Status == "fail" {
+			stillFailing[t.Package] = true
+		}
+	}
 	for _, p := range r.Packages {
-		if p.Status != "fail" {
-			continue
-		}
-		stillFailing := false
-		for _, t := range r.Tests {
-			if t.Package == p.Name && t.Status == "fail" {
-				stillFailing = true
-			}
-		}
-		if !stillFailing && len(r.FailedPackages()) == 0 {
+		if p.Status == "fail" && !p.BuildFailed && hadFailures[p.Name] && !stillFailing[p.Name] {
 			p.Status = "pass"
 		}
 	}
@@ -246,4 +263,29 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Problem is a compiler or vet message at a position.
+type Problem struct {
+	File      string // as the go command printed it: relative to its working directory
+	Line, Col int
+	Msg       string
+}
+
+var problemLine = regexp.MustCompile(`^(?:\./)?([^\s:][^:]*\.go):(\d+)(?::(\d+))?: (.+)$`)
+
+// Problems lists the positioned messages in a package's output (the
+// compiler's errors when its build failed).
+func (p *Package) Problems() []Problem {
+	var out []Problem
+	for _, l := range strings.Split(p.Output, "\n") {
+		m := problemLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		line, _ := strconv.Atoi(m[2])
+		col, _ := strconv.Atoi(m[3])
+		out = append(out, Problem{File: m[1], Line: line, Col: col, Msg: m[4]})
+	}
+	return out
 }

@@ -51,4 +51,97 @@ func TestParseAndQueries(t *testing.T) {
 	if c := rep.Count(); c.Failed != 0 || c.Flaky != 2 {
 		t.Errorf("after retry %+v", c)
 	}
+	// p failed only through its tests, so it passes now; broken never built.
+	if rep.Packages[0].Status != "pass" || rep.Packages[1].Status != "fail" {
+		t.Errorf("package statuses %s %s", rep.Packages[0].Status, rep.Packages[1].Status)
+	}
+	if fp := rep.FailedPackages(); len(fp) != 1 || fp[0].Name != "broken" {
+		t.Errorf("failed packages after retry %v", fp)
+	}
+}
+
+// A build failure as Go 1.24+ reports it: compiler output keyed by ImportPath.
+const buildFailure = `{"ImportPath":"brk/p [brk/p.test]","Action":"build-output","Output":"# brk/p [brk/p.test]\n"}
+{"ImportPath":"brk/p [brk/p.test]","Action":"build-output","Output":"p/p.go:3:23: cannot use \"x\" (untyped string constant) as int value in return statement\n"}
+{"ImportPath":"brk/p [brk/p.test]","Action":"build-fail"}
+{"Action":"start","Package":"brk/p"}
+{"Action":"output","Package":"brk/p","Output":"FAIL\tbrk/p [build failed]\n"}
+{"Action":"fail","Package":"brk/p","Elapsed":0,"FailedBuild":"brk/p [brk/p.test]"}
+{"Action":"start","Package":"brk/ok"}
+{"Action":"output","Package":"brk/ok","Output":"ok  \tbrk/ok\t0.01s\n"}
+{"Action":"pass","Package":"brk/ok","Elapsed":0.01}
+`
+
+func TestBuildFailureHasCompilerPositions(t *testing.T) {
+	rep, err := Parse(strings.NewReader(buildFailure))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := rep.FailedPackages()
+	if len(fp) != 1 || fp[0].Name != "brk/p" || !fp[0].BuildFailed {
+		t.Fatalf("failed packages %+v", fp)
+	}
+	probs := fp[0].Problems()
+	want := Problem{File: "p/p.go", Line: 3, Col: 23, Msg: `cannot use "x" (untyped string constant) as int value in return statement`}
+	if len(probs) != 1 || probs[0] != want {
+		t.Errorf("problems %+v, want %+v", probs, want)
+	}
+	if rep.Packages[1].BuildFailed || len(rep.Packages[1].Problems()) != 0 {
+		t.Errorf("passing package %+v", rep.Packages[1])
+	}
+}
+
+func TestProblemLines(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want []Problem
+	}{
+		{"./a/b.go:10:2: undefined: x", []Problem{{"a/b.go", 10, 2, "undefined: x"}}},
+		{"vet: x_test.go:7: fmt.Printf call has arguments", nil}, // prefixed: not a position
+		{"x_test.go:7: Errorf format %d", []Problem{{"x_test.go", 7, 0, "Errorf format %d"}}},
+		{"# pkg", nil},
+		{"FAIL\tpkg [build failed]", nil},
+	} {
+		got := (&Package{Output: tc.line}).Problems()
+		if len(got) != len(tc.want) || (len(got) == 1 && got[0] != tc.want[0]) {
+			t.Errorf("%q: %+v, want %+v", tc.line, got, tc.want)
+		}
+	}
+}
+
+func TestParseRejectsBrokenJSONWithItsLine(t *testing.T) {
+	_, err := Parse(strings.NewReader("{\"Action\":\"run\"}\n{\"Action\":\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(stream)
+	f.Add(buildFailure)
+	f.Add(`{"Action":"fail","Package":"p","Test":"T/sub/x","Output":"    a.go:1: m\n"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		rep, err := Parse(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		c := rep.Count()
+		if c.Passed+c.Failed+c.Skipped > len(rep.Tests) || c.Flaky != 0 {
+			t.Fatalf("counts %+v for %d tests", c, len(rep.Tests))
+		}
+		for _, tt := range rep.Tests {
+			tt.Failure()
+		}
+		for _, p := range rep.Packages {
+			p.Problems()
+		}
+		for pkg, names := range rep.FailedTopLevel() {
+			for _, n := range names {
+				if n == "" && pkg == "" {
+					t.Fatal("empty retry target")
+				}
+			}
+		}
+		rep.Merge(rep)
+	})
 }

@@ -3,6 +3,7 @@
 package httpcheck
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -51,23 +52,85 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read http checks: %w", err)
 	}
-	var f File
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
+	return Parse(path, data)
+}
+
+// Parse validates a checks file; errors name path:line:col.
+func Parse(path string, data []byte) (*File, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	var f File
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: no checks; write `checks:` with a list of requests", path)
+	}
+	root := doc.Content[0]
+	// Decode the original text, not the node, so errors keep their lines.
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w; known fields are name, request, headers, body, status, body-contains, max-latency", path, err)
+	}
+	if len(f.Checks) == 0 {
+		return nil, fmt.Errorf("%s:%d:%d: no checks; write `checks:` with a list of requests", path, root.Line, root.Column)
+	}
+	items := checkNodes(root)
 	for i, c := range f.Checks {
-		if c.Request == "" {
-			return nil, fmt.Errorf("%s: check %d (%s) has no request, e.g. `request: GET /healthz`", path, i+1, c.Name)
+		at := path
+		if i < len(items) {
+			at = fmt.Sprintf("%s:%d:%d", path, items[i].Line, items[i].Column)
+		}
+		if strings.TrimSpace(c.Request) == "" {
+			return nil, fmt.Errorf("%s: check %d has no request; add e.g. `request: GET /healthz`", at, i+1)
+		}
+		method, target, ok := strings.Cut(strings.TrimSpace(c.Request), " ")
+		if ok && !validMethod(method) {
+			return nil, fmt.Errorf("%s: check %d: %q is not an HTTP method; write `request: METHOD /path`", at, i+1, method)
+		}
+		if !ok {
+			target = method
+		}
+		if strings.Contains(strings.TrimSpace(target), " ") || strings.Contains(target, "://") {
+			return nil, fmt.Errorf("%s: check %d: request %q must be `METHOD /path` (relative to base-url)", at, i+1, c.Request)
+		}
+		if c.Status != 0 && (c.Status < 100 || c.Status > 599) {
+			return nil, fmt.Errorf("%s: check %d: status %d is not an HTTP status", at, i+1, c.Status)
 		}
 		if c.MaxLatency != "" {
-			if _, err := time.ParseDuration(c.MaxLatency); err != nil {
-				return nil, fmt.Errorf("%s: check %d: max-latency %q is not a duration", path, i+1, c.MaxLatency)
+			if d, err := time.ParseDuration(c.MaxLatency); err != nil || d <= 0 {
+				return nil, fmt.Errorf("%s: check %d: max-latency %q is not a positive duration like 500ms", at, i+1, c.MaxLatency)
 			}
 		}
 	}
 	return &f, nil
+}
+
+// checkNodes finds the list items under `checks:` for their positions.
+func checkNodes(root *yaml.Node) []*yaml.Node {
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "checks" && root.Content[i+1].Kind == yaml.SequenceNode {
+			return root.Content[i+1].Content
+		}
+	}
+	return nil
+}
+
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for _, r := range m {
+		if r < 'A' || r > 'Z' {
+			if r < 'a' || r > 'z' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Run runs every check against baseURL.

@@ -99,13 +99,28 @@ func Read(path string) (*Suites, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read junit %s: %w", path, err)
 	}
-	var s Suites
-	if err := xml.Unmarshal(data, &s); err == nil && s.XMLName.Local == "testsuites" {
+	return Parse(path, data)
+}
+
+// Parse parses a report; name is used in errors.
+func Parse(name string, data []byte) (*Suites, error) {
+	var root struct{ XMLName xml.Name }
+	if err := xml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s is not JUnit XML (%w); the command must write a <testsuites> or <testsuite> report there", name, err)
+	}
+	switch root.XMLName.Local {
+	case "testsuites":
+		var s Suites
+		if err := xml.Unmarshal(data, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 		return &s, nil
+	case "testsuite":
+		var one Suite
+		if err := xml.Unmarshal(data, &one); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return &Suites{Suites: []Suite{one}, Tests: one.Tests, Fails: one.Fails, Errors: one.Errors, Skipped: one.Skipped, Time: one.Time}, nil
 	}
-	var one Suite
-	if err := xml.Unmarshal(data, &one); err != nil {
-		return nil, fmt.Errorf("%s is not JUnit XML: %w", path, err)
-	}
-	return &Suites{Suites: []Suite{one}}, nil
+	return nil, fmt.Errorf("%s: root element <%s> is not <testsuites> or <testsuite>", name, root.XMLName.Local)
 }

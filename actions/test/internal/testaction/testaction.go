@@ -44,6 +44,7 @@ type config struct {
 	httpChecks string
 
 	dirs map[string]string // import path -> directory, for annotation paths
+	root string            // annotation paths are relative to it
 }
 
 func inputs(k *actionkit.Kit) *config {
@@ -75,6 +76,20 @@ func inputs(k *actionkit.Kit) *config {
 	if c.command != "" && c.junitIn == "" {
 		k.Required("junit-file")
 	}
+	if c.retries < 0 {
+		k.Invalid("retries", "%d is negative; use 0 to turn retries off", c.retries)
+	}
+	if c.threshold < 0 || c.threshold > 100 {
+		k.Invalid("coverage-threshold", "%v is not a percentage between 0 and 100", c.threshold)
+	}
+	if c.timeout <= 0 {
+		k.Invalid("timeout", "must be positive, e.g. 10m")
+	}
+	if c.shard != "" {
+		if _, _, err := shard.Parse(c.shard); err != nil {
+			k.Invalid("shard", "%v", err)
+		}
+	}
 	return c
 }
 
@@ -84,6 +99,7 @@ func Run(k *actionkit.Kit) error {
 	if err := k.InputErrors(); err != nil {
 		return nil // reported by actionkit.Main
 	}
+	c.root = annotationRoot(k.Getenv("GITHUB_WORKSPACE"), c.dir)
 	ctx := context.Background()
 	var rep *gotest.Report
 	var coverage float64 = -1
@@ -125,12 +141,25 @@ func (c *config) goArgs(pkgs []string, coverFile string) []string {
 	return append(args, pkgs...)
 }
 
+// env is the environment of the tests: the action's own, plus where an e2e
+// suite finds the deployment.
+func (c *config) env() []string {
+	env := os.Environ()
+	if os.Getenv("GOFLAGS") == "" {
+		env = append(env, "GOFLAGS=-mod=mod")
+	}
+	if c.baseURL != "" {
+		env = append(env, "BASE_URL="+c.baseURL, "GANTRY_BASE_URL="+c.baseURL)
+	}
+	return env
+}
+
 // goTest runs go test -json and parses its stream; a non-zero exit is
 // expected when tests fail.
-func goTest(ctx context.Context, k *actionkit.Kit, dir string, args []string) (*gotest.Report, error) {
+func goTest(ctx context.Context, k *actionkit.Kit, c *config, args []string) (*gotest.Report, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	cmd.Dir = c.dir
+	cmd.Env = c.env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	k.Logf("go %s", strings.Join(args, " "))
@@ -180,11 +209,7 @@ func runGo(ctx context.Context, k *actionkit.Kit, c *config) (*gotest.Report, fl
 	}
 	cover.Close()
 	defer os.Remove(cover.Name())
-	if c.baseURL != "" {
-		os.Setenv("BASE_URL", c.baseURL)
-		os.Setenv("GANTRY_BASE_URL", c.baseURL)
-	}
-	rep, err := goTest(ctx, k, c.dir, c.goArgs(pkgs, cover.Name()))
+	rep, err := goTest(ctx, k, c, c.goArgs(pkgs, cover.Name()))
 	if err != nil {
 		return nil, -1, err
 	}
@@ -199,7 +224,7 @@ func runGo(ctx context.Context, k *actionkit.Kit, c *config) (*gotest.Report, fl
 			retry := *c
 			retry.run = "^(" + strings.Join(quoteAll(names), "|") + ")$"
 			k.Logf("retry %d of %s: %s", attempt, pkg, strings.Join(names, ", "))
-			again, err := goTest(ctx, k, c.dir, retry.goArgs([]string{pkg}, ""))
+			again, err := goTest(ctx, k, c, retry.goArgs([]string{pkg}, ""))
 			if err != nil {
 				return nil, -1, err
 			}
@@ -302,9 +327,7 @@ func runCommand(ctx context.Context, k *actionkit.Kit, c *config) (*gotest.Repor
 	cmd := exec.CommandContext(ctx, "bash", "-c", c.command)
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if c.baseURL != "" {
-		cmd.Env = append(os.Environ(), "BASE_URL="+c.baseURL, "GANTRY_BASE_URL="+c.baseURL)
-	}
+	cmd.Env = c.env()
 	k.Logf("run: %s", c.command)
 	runErr := cmd.Run()
 	path := c.junitIn
@@ -437,7 +460,7 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 		var fr [][]string
 		for _, t := range failed {
 			file, line, msg := t.Failure()
-			path := annotationPath(c, t, file)
+			path := annotationPath(c, t.Package, file)
 			k.Annotate(actionkit.Annotation{Level: "error", File: path, Line: line, Title: t.Name, Message: msg})
 			loc := path
 			if line > 0 {
@@ -451,7 +474,10 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 		var fr [][]string
 		for _, t := range flaky {
 			fr = append(fr, []string{t.Package, t.Name})
-			k.Annotate(actionkit.Annotation{Level: "warning", Title: "flaky test", Message: fmt.Sprintf("%s in %s failed, then passed on retry", t.Name, t.Package)})
+			// Point at the first run's failure: that is the line to fix.
+			file, line, msg := t.Failure()
+			k.Annotate(actionkit.Annotation{Level: "warning", File: annotationPath(c, t.Package, file), Line: line, Title: "flaky test " + t.Name,
+				Message: fmt.Sprintf("%s in %s failed, then passed on retry: %s", t.Name, t.Package, firstLine(msg))})
 		}
 		k.Summary("\n### Flaky tests (passed on retry)\n" + actionkit.Table([]string{"package", "test"}, fr))
 	}
@@ -468,7 +494,17 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 		k.Summary("\n<details><summary>Slowest tests</summary>\n\n" + actionkit.Table([]string{"package", "test", "duration"}, sr) + "\n</details>\n")
 	}
 	for _, p := range rep.FailedPackages() {
-		k.Annotate(actionkit.Annotation{Level: "error", Title: "package " + p.Name, Message: strings.TrimSpace(lastLines(p.Output, 10))})
+		probs := p.Problems()
+		if len(probs) == 0 {
+			k.Annotate(actionkit.Annotation{Level: "error", Title: "package " + p.Name, Message: strings.TrimSpace(lastLines(p.Output, 10))})
+			continue
+		}
+		// Compiler positions (no column under -cover) are relative to where go ran: the working directory.
+		base, _ := filepath.Abs(c.dir)
+		for _, pr := range probs {
+			k.Annotate(actionkit.Annotation{Level: "error", File: repoPath(c.root, base, pr.File), Line: pr.Line, Col: pr.Col,
+				Title: "build failed: " + p.Name, Message: pr.Msg})
+		}
 	}
 
 	out := c.junitOut
@@ -491,22 +527,41 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 	return nil
 }
 
-// annotationPath makes a failure's file relative to the repository, where
-// GitHub places annotations.
-func annotationPath(c *config, t *gotest.Test, file string) string {
+// annotationPath makes a test failure's file (relative to its package)
+// relative to the repository, where GitHub places annotations.
+func annotationPath(c *config, pkg, file string) string {
 	if file == "" {
 		return ""
 	}
-	dir := c.dirs[t.Package]
+	dir := c.dirs[pkg]
 	if dir == "" {
 		return file
 	}
-	abs := filepath.Join(dir, file)
-	root := os.Getenv("GITHUB_WORKSPACE")
+	return repoPath(c.root, dir, file)
+}
+
+// annotationRoot is the workspace GitHub resolves annotation paths against;
+// outside a runner the current directory, or the working directory when
+// that lies elsewhere.
+func annotationRoot(workspace, dir string) string {
+	abs, _ := filepath.Abs(dir)
+	root := workspace
 	if root == "" {
-		root, _ = filepath.Abs(c.dir)
+		root, _ = os.Getwd()
 	}
-	if rel, err := filepath.Rel(root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return abs
+	}
+	return root
+}
+
+// repoPath resolves file against dir and makes it relative to root.
+func repoPath(root, dir, file string) string {
+	abs := file
+	if !filepath.IsAbs(file) {
+		abs = filepath.Join(dir, file)
+	}
+	if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 		return filepath.ToSlash(rel)
 	}
 	return file

@@ -80,10 +80,13 @@ func TestSampleWithFailureFlakyAndCoverage(t *testing.T) {
 	if !strings.Contains(r.log, "::error file=bad/bad_test.go,line=7,title=TestAdd::Add(2, 2) = 0, want 4") {
 		t.Errorf("no annotation at the failing line:\n%s", r.log)
 	}
-	if !strings.Contains(r.log, "::warning title=flaky test::TestSometimes in example.com/sample/flaky failed, then passed on retry") {
-		t.Errorf("flaky not reported:\n%s", r.log)
+	if !strings.Contains(r.log, "::warning file=flaky/flaky_test.go,line=21,title=flaky test TestSometimes::TestSometimes in example.com/sample/flaky failed, then passed on retry: first run fails") {
+		t.Errorf("flaky not reported at its first failure:\n%s", r.log)
 	}
-	for _, want := range []string{"1 failed", "1 flaky", "| example.com/sample/bad | fail |", "### Failed tests", "### Flaky tests", "Total coverage:", "Slowest tests"} {
+	if strings.Contains(r.log, "title=package ") {
+		t.Errorf("a package whose tests passed on retry is reported as failed:\n%s", r.log)
+	}
+	for _, want := range []string{"1 failed", "1 flaky", "| example.com/sample/bad | fail |", "| example.com/sample/flaky | pass |", "**Step failed:** 1 of 6 tests failed", "### Failed tests", "### Flaky tests", "Total coverage:", "Slowest tests"} {
 		if !strings.Contains(r.summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, r.summary)
 		}
@@ -167,5 +170,45 @@ func TestE2EHTTPChecks(t *testing.T) {
 	}
 	if !strings.Contains(r.summary, "| http-checks | fail |") || !strings.Contains(r.log, "status 500, want 200") {
 		t.Errorf("summary %s\nlog %s", r.summary, r.log)
+	}
+}
+
+func TestBuildFailureAnnotatedAtCompilerPosition(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":        "module brk\n\ngo 1.22\n",
+		"p/p.go":        "package p\n\nfunc F() int { return \"x\" }\n",
+		"p/p_test.go":   "package p\n\nimport \"testing\"\n\nfunc TestF(t *testing.T) { F() }\n",
+		"ok/ok_test.go": "package ok\n\nimport \"testing\"\n\nfunc TestOK(t *testing.T) {}\n",
+	}
+	for name, body := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runAction(t, map[string]string{"working-directory": dir, "junit-output": filepath.Join(t.TempDir(), "j.xml")})
+	if r.code != 1 || output(r, "passed") != "1" {
+		t.Errorf("exit %d outputs %s", r.code, r.outputs)
+	}
+	if !strings.Contains(r.log, "::error file=p/p.go,line=3,title=build failed%3A brk/p::cannot use") {
+		t.Errorf("no annotation at the compiler's position:\n%s", r.log)
+	}
+	if !strings.Contains(r.summary, "1 packages failed to build or run") {
+		t.Errorf("summary:\n%s", r.summary)
+	}
+}
+
+func TestInvalidInputsNameTheInput(t *testing.T) {
+	r := runAction(t, map[string]string{"working-directory": sample(t), "retries": "-1", "coverage-threshold": "120", "shard": "5/4", "suite": "smoke"})
+	for _, want := range []string{"input 'retries'", "input 'coverage-threshold'", "input 'shard'", "input 'suite': \"smoke\" is not one of unit, integration, e2e"} {
+		if !strings.Contains(r.log, want) {
+			t.Errorf("log lacks %q:\n%s", want, r.log)
+		}
+	}
+	if r.code != 1 || strings.Contains(r.log, "go test") {
+		t.Errorf("exit %d; tests must not run with bad inputs:\n%s", r.code, r.log)
 	}
 }
