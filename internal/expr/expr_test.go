@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -101,7 +102,9 @@ func TestEval(t *testing.T) {
 		{"failure()", `{"kind":"Boolean","value":false}`},
 		{"1.5", `{"kind":"Number","value":1.5}`},
 		// errors
-		{"format('{1}', 'a')", `{"error":{"kind":"evaluation","message":"format(): the format string refers to argument {1}, but only 1 were given"}}`},
+		{"format('{1}', 'a')", `{"error":{"kind":"parsing","message":"format(): the format string refers to {1} but only 1 argument(s) follow it (col 8)"}}`},
+		{"format(env.EMPTY, 'a')", `{"kind":"String","value":""}`},
+		{"format(format('{0}', '{1}'), 'a')", `{"error":{"kind":"evaluation","message":"format(): the format string refers to {1} but only 1 argument(s) follow it"}}`},
 		{"fromJSON('{bad')", `{"error":{"kind":"evaluation","message":"fromJSON(): invalid JSON: invalid character 'b' looking for beginning of object key string"}}`},
 		{"case(1, 'a', 'b')", `{"error":{"kind":"evaluation","message":"case(): predicate 1 must be a boolean, got Number"}}`},
 		{"contains('a')", `{"error":{"kind":"parsing","message":"contains() takes 2 arguments, got 1 (col 1)"}}`},
@@ -252,16 +255,44 @@ func TestHashFiles(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"a.b", "github.event.issue.labels.*.name", "format('{0}', 1)", "!(x || y) && z[0]['k']", "0x1f == 31", "'it''s'", "case(a, b, c)", "${{ x }}"} {
+	for _, s := range []string{"a.b", "github.event.issue.labels.*.name", "format('{0}', 1)", "!(x || y) && z[0]['k']",
+		"0x1f == 31", "'it''s'", "case(a, b, c)", "${{ x }}", "a ${{ format('{0}}}', matrix.os) }} b ${{ '}}' }}",
+		"-Infinity < .5e3", "fromJSON('[1,{\"a\":2}]')[1].A", "hashFiles('**')", "github.event.*[*]"} {
 		f.Add(s)
 	}
+	env := &Env{Contexts: testContexts, HashFiles: func([]string) (string, error) { return "h", nil }}
+	check := func(t *testing.T, s string, err error, kind string) {
+		e, ok := err.(*Error)
+		if !ok || e.Kind != kind || e.Offset < 0 || e.Offset > len(s) {
+			t.Fatalf("%q: bad error %#v", s, err)
+		}
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if e, err := Parse(s); err == nil {
-			_, _ = e.Eval(&Env{Contexts: testContexts})
+		e, err := Parse(s)
+		if err != nil {
+			check(t, s, err, "parsing")
+		} else {
+			v, err := e.Eval(env)
+			if err != nil {
+				check(t, e.String(), err, "evaluation")
+			}
+			if !json.Valid(Result(v, err)) {
+				t.Fatalf("%q: Result is not JSON: %s", s, Result(v, err))
+			}
 		}
-		if tp, err := ParseTemplate(s); err == nil {
-			_, _ = tp.Eval(&Env{Contexts: testContexts})
+		tp, err := ParseTemplate(s)
+		if err != nil {
+			check(t, s, err, "parsing")
+			return
 		}
+		if !strings.Contains(s, "${{") && (!tp.IsLiteral() || len(tp.Exprs()) != 0) {
+			t.Fatalf("%q: text without ${{ is not a literal template", s)
+		}
+		v, err := tp.Eval(env)
+		if err == nil && tp.IsLiteral() && v != s {
+			t.Fatalf("%q: literal template evaluated to %q", s, v)
+		}
+		_, _ = EvalCondition(s, env)
 	})
 }
 
@@ -275,5 +306,75 @@ func BenchmarkCondition(b *testing.B) {
 		if _, err := e.Eval(env); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestConditionAndTemplateEdges(t *testing.T) {
+	failed := func(fn string) bool { return fn == "failure" }
+	for _, tt := range []struct {
+		src    string
+		status func(string) bool
+		want   bool
+	}{
+		{"", nil, true},
+		{"  ", failed, false},
+		{"success() || failure()", failed, true},
+		{"contains(github.ref, 'MAIN')", nil, true},
+		{"!cancelled()", failed, true}, // a status function disables the implied success()
+		{"${{ github.event_name }}", nil, true},
+		{"${{ env.EMPTY }}", nil, false},
+		{"${{ env.EMPTY }}${{ env.EMPTY }}", nil, false},
+		{"${{ 0 }}", nil, false},
+		{"${{ 0 }} ", nil, false}, // surrounding space is trimmed
+	} {
+		got, err := EvalCondition(tt.src, &Env{Contexts: testContexts, Status: tt.status})
+		if err != nil || got != tt.want {
+			t.Errorf("EvalCondition(%q) = %v, %v; want %v", tt.src, got, err, tt.want)
+		}
+	}
+	for src, off := range map[string]int{"github.ref ==": 13, "${{ 1 == }}": 9, "x ${{ fromJSON('') }}": -1} {
+		_, err := EvalCondition(src, nil)
+		e, ok := err.(*Error)
+		if !ok || off >= 0 && (e.Kind != "parsing" || e.Offset != off) || off < 0 && e.Kind != "evaluation" {
+			t.Errorf("EvalCondition(%q) error = %#v, want offset %d", src, err, off)
+		}
+	}
+
+	_, err := ParseTemplateWith("run ${{ github.ref }} ${{ secrets.X }}", []string{"github"}, nil)
+	if e, ok := err.(*Error); !ok || e.Offset != 26 || !strings.Contains(e.Msg, `"secrets" is not available here`) {
+		t.Errorf("ParseTemplateWith error = %v", err)
+	}
+	_, err = ParseWith("contains('a', 'b') && hashFiles('x')", nil, []string{"contains"})
+	if e, ok := err.(*Error); !ok || e.Offset != 22 || !strings.Contains(e.Msg, "hashfiles() is not allowed") {
+		t.Errorf("ParseWith function error = %v", err)
+	}
+	e, err := ParseWith("Foo.bar", []string{"foo"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.Eval(&Env{Contexts: map[string]any{"FOO": map[string]any{"BAR": "x"}}}); v != "x" || err != nil {
+		t.Errorf("custom context = %v, %v", v, err)
+	}
+	if got := strings.Join(e.Contexts(), ","); got != "foo" {
+		t.Errorf("Contexts() = %s", got)
+	}
+
+	tp, err := ParseTemplate("a ${{ github.ref }} b ${{ matrix.os }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.IsLiteral() || len(tp.Exprs()) != 2 || tp.Exprs()[1].String() != " matrix.os " {
+		t.Errorf("Exprs() = %v", tp.Exprs())
+	}
+	if v, err := tp.Eval(nil); v != "a  b " || err != nil {
+		t.Errorf("template with missing contexts = %q, %v", v, err)
+	}
+	if tp, err := ParseTemplate(""); err != nil || !tp.IsLiteral() {
+		t.Errorf("empty template: %v", err)
+	} else if v, _ := tp.Eval(nil); v != "" {
+		t.Errorf("empty template = %#v", v)
+	}
+	if _, err := ParseTemplate("${{ }}"); err == nil {
+		t.Errorf("empty expression accepted")
 	}
 }

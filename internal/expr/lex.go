@@ -106,7 +106,7 @@ func lex(src string) ([]token, error) {
 			toks = append(toks, token{kind: tString, off: i, text: src[i:j], str: b.String()})
 			i = j
 			continue
-		case c >= '0' && c <= '9' || (c == '-' || c == '+' || c == '.') && i+1 < len(src) && (src[i+1] >= '0' && src[i+1] <= '9' || src[i+1] == '.') && numberAllowed(toks):
+		case c >= '0' && c <= '9' || (c == '-' || c == '+' || c == '.') && i+1 < len(src) && (src[i+1] >= '0' && src[i+1] <= '9' || src[i+1] == '.' || c != '.' && strings.HasPrefix(src[i+1:], "Infinity")) && numberAllowed(toks):
 			j := i + 1
 			for j < len(src) && (isIdentChar(src[j]) || src[j] == '.' || (src[j] == '+' || src[j] == '-') && (src[j-1] == 'e' || src[j-1] == 'E')) {
 				j++
@@ -225,7 +225,9 @@ func parseNumber(text string) (float64, error) {
 		s = s[1:]
 	}
 	var f float64
-	if len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
+	if s == "Infinity" {
+		f = inf(1)
+	} else if len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
 		n, err := strconv.ParseUint(s[2:], 16, 64)
 		if err != nil {
 			return 0, err

@@ -54,6 +54,9 @@ var functions = map[string]funcSpec{
 	"success": {0, 0}, "failure": {0, 0}, "always": {0, 0}, "cancelled": {0, 0},
 }
 
+// MaxLength is GitHub's limit on the length of one expression.
+const MaxLength = 21000
+
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 100
 
@@ -79,6 +82,9 @@ func Parse(src string) (*Expr, error) {
 // allowedContexts may also name contexts GitHub does not know. A disallowed
 // name is a parsing error at its position.
 func ParseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error) {
+	if len(src) > MaxLength {
+		return nil, parseErr(0, "expression is %d characters long; the limit is %d", len(src), MaxLength)
+	}
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
@@ -374,12 +380,20 @@ func (p *parser) call(name token) (*node, error) {
 		case spec.max < 0:
 			want = "at least " + plural(spec.min)
 		default:
-			want = plural(spec.min) + " to " + plural(spec.max)
+			want = strconv.Itoa(spec.min) + " to " + plural(spec.max)
 		}
 		return nil, parseErr(name.off, "%s() takes %s, got %d", name.text, want, len(n.args))
 	}
 	if fn == "case" && len(n.args)%2 == 0 {
 		return nil, parseErr(name.off, "case() takes pairs of predicate and value and a default: an odd number of arguments, got %d", len(n.args))
+	}
+	// GitHub checks a literal format string when parsing.
+	if fn == "format" && n.args[0].kind == nLiteral {
+		if f, ok := n.args[0].value.(string); ok {
+			if _, err := format(f, make([]any, len(n.args)-1)); err != nil {
+				return nil, parseErr(n.args[0].off, "%s", err.Error())
+			}
+		}
 	}
 	if _, seen := p.funcs[fn]; !seen {
 		p.funcs[fn] = name.off

@@ -1,18 +1,10 @@
 package expr
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/gantry-ci/gantry/internal/ghglob"
 )
 
 // Template is a string that may hold ${{ }} expressions.
@@ -28,6 +20,12 @@ type part struct {
 // ParseTemplate parses a string with embedded ${{ }} expressions. Error
 // offsets are into s.
 func ParseTemplate(s string) (*Template, error) {
+	return ParseTemplateWith(s, nil, nil)
+}
+
+// ParseTemplateWith is ParseTemplate with ParseWith's restrictions on
+// contexts and functions.
+func ParseTemplateWith(s string, allowedContexts, allowedFuncs []string) (*Template, error) {
 	t := &Template{}
 	i := 0
 	for {
@@ -47,7 +45,7 @@ func ParseTemplate(s string) (*Template, error) {
 			return nil, parseErr(start, "unclosed ${{: add }} to end the expression")
 		}
 		src := s[start+3 : end]
-		e, err := Parse(src)
+		e, err := ParseWith(src, allowedContexts, allowedFuncs)
 		if err != nil {
 			if pe, ok := err.(*Error); ok {
 				pe.Offset += start + 3
@@ -137,6 +135,9 @@ func EvalCondition(src string, env *Env) (bool, error) {
 	if env == nil {
 		env = &Env{}
 	}
+	if s == "" { // an empty if: means the default, success()
+		return env.Status == nil || env.Status("success"), nil
+	}
 	var exprs []*Expr
 	var eval func() (any, error)
 	if strings.Contains(s, "${{") {
@@ -190,69 +191,13 @@ func Result(v any, err error) []byte {
 	} else {
 		out = map[string]any{"kind": Kind(v), "value": jsonSafe(plain(v))}
 	}
-	b, _ := json.Marshal(out)
-	return b
-}
-
-// HashFiles implements hashFiles() as GitHub does: the files under workspace
-// matching the patterns (with ! exclusions), each file hashed with SHA-256,
-// and the hashes hashed in path order. No match gives "".
-func HashFiles(workspace string, patterns []string) (string, error) {
-	var pats []string
-	for _, p := range patterns {
-		for _, line := range strings.Split(p, "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				pats = append(pats, strings.TrimPrefix(line, "./"))
-			}
-		}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return Result(nil, evalErr("cannot encode the %s result: %v", Kind(v), err))
 	}
-	for _, p := range pats {
-		if _, err := ghglob.Compile(p); err != nil {
-			return "", err
-		}
-	}
-	var files []string
-	err := filepath.WalkDir(workspace, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() {
-			if d.Name() == ".git" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, err := filepath.Rel(workspace, path)
-		if err != nil {
-			return nil
-		}
-		if ok, _ := ghglob.MatchList(pats, filepath.ToSlash(rel)); ok {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("walk %s: %w", workspace, err)
-	}
-	if len(files) == 0 {
-		return "", nil
-	}
-	sort.Strings(files)
-	all := sha256.New()
-	for _, f := range files {
-		h := sha256.New()
-		fh, err := os.Open(f)
-		if err != nil {
-			return "", fmt.Errorf("hash %s: %w", f, err)
-		}
-		_, err = io.Copy(h, fh)
-		fh.Close()
-		if err != nil {
-			return "", fmt.Errorf("hash %s: %w", f, err)
-		}
-		all.Write(h.Sum(nil))
-	}
-	return hex.EncodeToString(all.Sum(nil)), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 func sortedKeys(m map[string]any) []string {
