@@ -72,6 +72,16 @@ func (k *Kit) Invalid(name, format string, args ...any) { k.inputErr(name, forma
 
 func (k *Kit) inputErr(name, format string, args ...any) {
 	k.errs = multierror.Append(k.errs, fmt.Errorf("input '%s': %s", name, fmt.Sprintf(format, args...)))
+	k.errs.ErrorFormat = listErrors
+}
+
+// listErrors puts one problem a line, without multierror's preamble.
+func listErrors(errs []error) string {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // String returns an input, or def when it is empty.
@@ -325,7 +335,9 @@ func Main(run func(k *Kit) error, opts ...Option) int {
 	k := New(opts...)
 	err := run(k)
 	if ierr := k.InputErrors(); ierr != nil {
-		err = multierror.Append(ierr, err).ErrorOrNil()
+		all := multierror.Append(ierr, err)
+		all.ErrorFormat = listErrors
+		err = all.ErrorOrNil()
 	}
 	if err != nil {
 		msg := err.Error()

@@ -43,7 +43,7 @@ func TarGz(dest string, files []File, mtime time.Time) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", dest, err)
 	}
-	gz, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+	gz, _ := gzip.NewWriterLevel(f, gzip.DefaultCompression)
 	gz.ModTime = mtime // the gzip header carries a time too
 	tw := tar.NewWriter(gz)
 	for _, e := range sorted(files) {

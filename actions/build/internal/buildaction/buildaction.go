@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,6 +86,11 @@ func inputs(k *actionkit.Kit) *config {
 	for _, t := range c.targets {
 		if os, arch, ok := strings.Cut(t, "/"); !ok || os == "" || arch == "" {
 			k.Invalid("targets", "%q is not GOOS/GOARCH, e.g. linux/amd64", t)
+		}
+	}
+	for _, t := range c.imageTags {
+		if ImageTag(t) != t {
+			k.Invalid("image-tags", "%q is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -); e.g. %q", t, ImageTag(t))
 		}
 	}
 	if c.command != "" && len(c.artifacts) == 0 {
@@ -229,7 +235,7 @@ func buildGo(ctx context.Context, k *actionkit.Kit, c *config, mtime time.Time) 
 	}
 	name := c.projectName
 	if name == "" {
-		name = path.Base(pkgs[0])
+		name = execName(pkgs[0])
 		if len(pkgs) > 1 {
 			abs, _ := filepath.Abs(c.dir)
 			name = filepath.Base(abs)
@@ -247,26 +253,28 @@ func buildGo(ctx context.Context, k *actionkit.Kit, c *config, mtime time.Time) 
 			return nil, err
 		}
 		var files []archive.File
+		// One go build per target: the toolchain links the binaries in parallel.
+		err := k.Group(fmt.Sprintf("build %s for %s", strings.Join(pkgs, " "), t), func() error {
+			args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", tdir + string(filepath.Separator)}, pkgs...)
+			cmd := exec.CommandContext(ctx, "go", args...)
+			cmd.Dir = c.dir
+			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+			var outb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &outb, &outb
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("build for %s: %v\n%s", t, err, strings.TrimSpace(outb.String()))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range pkgs {
-			bin := path.Base(p)
+			bin := execName(p)
 			if goos == "windows" {
 				bin += ".exe"
 			}
 			out := filepath.Join(tdir, bin)
-			err := k.Group("build "+p+" for "+t, func() error {
-				cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", out, p)
-				cmd.Dir = c.dir
-				cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
-				var outb bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &outb, &outb
-				if err := cmd.Run(); err != nil {
-					return fmt.Errorf("build %s for %s: %v\n%s", p, t, err, strings.TrimSpace(outb.String()))
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
 			a, err := describe("binary", t, out)
 			if err != nil {
 				return nil, err
@@ -274,7 +282,7 @@ func buildGo(ctx context.Context, k *actionkit.Kit, c *config, mtime time.Time) 
 			arts = append(arts, a)
 			files = append(files, archive.File{Name: bin, Path: out})
 			if c.sbom {
-				b, err := sbom.ForBinary(out)
+				b, err := sbom.ForBinary(out, c.version)
 				if err != nil {
 					return nil, err
 				}
@@ -412,7 +420,7 @@ func buildImage(ctx context.Context, k *actionkit.Kit, c *config, created time.T
 	if source != "" {
 		labels["org.opencontainers.image.source"] = source
 	}
-	tags := []string{c.image + ":" + strings.TrimPrefix(c.version, "+")}
+	tags := []string{c.image + ":" + ImageTag(c.version)}
 	for _, t := range c.imageTags {
 		tags = append(tags, c.image+":"+t)
 	}
@@ -445,4 +453,36 @@ func buildImage(ctx context.Context, k *actionkit.Kit, c *config, created time.T
 	}
 	k.Summary(fmt.Sprintf("\n🐳 Image `%s` %s\n", strings.Join(tags, "`, `"), pushed))
 	return nil
+}
+
+// ImageTag turns a version into a valid image tag: characters Docker does
+// not allow in tags (such as semver's "+") become "-".
+func ImageTag(version string) string {
+	b := []byte(version)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	tag := strings.TrimLeft(string(b), ".-")
+	if len(tag) > 128 {
+		tag = tag[:128]
+	}
+	if tag == "" {
+		return "latest"
+	}
+	return tag
+}
+
+var majorVersion = regexp.MustCompile(`^v[0-9]+$`)
+
+// execName is the file name go build gives a main package's binary: the last
+// path element, or the one before a major-version suffix (cmd/tool/v2).
+func execName(importPath string) string {
+	elem := path.Base(importPath)
+	if dir := path.Dir(importPath); majorVersion.MatchString(elem) && dir != "." {
+		return path.Base(dir)
+	}
+	return elem
 }

@@ -100,3 +100,27 @@ func TestCommandBuild(t *testing.T) {
 		t.Errorf("bad target: %d %s", code, log)
 	}
 }
+
+func TestNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"v1.2.3":                 "v1.2.3",
+		"v1.2.3+build.7":         "v1.2.3-build.7",
+		"v1.0.0-4-gabc/x":        "v1.0.0-4-gabc-x",
+		".hidden":                "hidden",
+		"":                       "latest",
+		strings.Repeat("a", 200): strings.Repeat("a", 128),
+	} {
+		if got := ImageTag(in); got != want {
+			t.Errorf("ImageTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"example.com/cmd/tool": "tool", "example.com/tool/v2": "tool", "hello": "hello", "v2": "v2"} {
+		if got := execName(in); got != want {
+			t.Errorf("execName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	code, log, _ := runAction(t, map[string]string{"working-directory": t.TempDir(), "image": "example.com/app", "image-tags": "latest, bad+tag"})
+	if code != 1 || !strings.Contains(log, `input 'image-tags': "bad+tag" is not a valid tag`) {
+		t.Errorf("bad tag: %d %s", code, log)
+	}
+}

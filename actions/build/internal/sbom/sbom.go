@@ -1,54 +1,23 @@
 // Package sbom writes a CycloneDX SBOM of the modules linked into a Go binary,
-// read from the build information the Go linker embeds.
+// read from the build information the Go linker embeds (debug/buildinfo), so
+// it lists what is in the binary, not what go.mod mentions.
 package sbom
 
 import (
 	"crypto/sha256"
 	"debug/buildinfo"
-	"encoding/json"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
+	"strings"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
 )
-
-// BOM is the subset of CycloneDX 1.5 we write.
-type BOM struct {
-	BOMFormat    string      `json:"bomFormat"`
-	SpecVersion  string      `json:"specVersion"`
-	SerialNumber string      `json:"serialNumber"`
-	Version      int         `json:"version"`
-	Metadata     Metadata    `json:"metadata"`
-	Components   []Component `json:"components"`
-}
-
-// Metadata names the binary the BOM describes.
-type Metadata struct {
-	Component Component `json:"component"`
-	Tools     []Tool    `json:"tools,omitempty"`
-}
-
-// Tool is what made the BOM.
-type Tool struct {
-	Name    string `json:"name"`
-	Version string `json:"version,omitempty"`
-}
-
-// Component is one module.
-type Component struct {
-	Type    string `json:"type"`
-	BOMRef  string `json:"bom-ref,omitempty"`
-	Name    string `json:"name"`
-	Version string `json:"version,omitempty"`
-	PURL    string `json:"purl,omitempty"`
-	Hashes  []Hash `json:"hashes,omitempty"`
-}
-
-// Hash is a component checksum.
-type Hash struct {
-	Alg     string `json:"alg"`
-	Content string `json:"content"`
-}
 
 func purl(path, version string) string {
 	if version == "" || version == "(devel)" {
@@ -57,43 +26,103 @@ func purl(path, version string) string {
 	return "pkg:golang/" + path + "@" + version
 }
 
-// ForBinary builds the BOM of a Go binary. The serial number is derived from
-// the binary's content so the same binary always gets the same BOM.
-func ForBinary(path string) (*BOM, error) {
-	info, err := buildinfo.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read build info of %s: %w", path, err)
+// h1Hex turns a go.sum "h1:" hash (base64 SHA-256) into the hex CycloneDX
+// expects; other hash kinds give "".
+func h1Hex(sum string) string {
+	b64, ok := strings.CutPrefix(sum, "h1:")
+	if !ok {
+		return ""
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != sha256.Size {
+		return ""
 	}
-	sum := sha256.Sum256(data)
-	serial := fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
-	main := Component{Type: "application", Name: filepath.Base(path), Version: info.Main.Version, PURL: purl(info.Main.Path, info.Main.Version),
-		BOMRef: purl(info.Main.Path, info.Main.Version), Hashes: []Hash{{Alg: "SHA-256", Content: fmt.Sprintf("%x", sum)}}}
-	b := &BOM{BOMFormat: "CycloneDX", SpecVersion: "1.5", SerialNumber: serial, Version: 1,
-		Metadata: Metadata{Component: main, Tools: []Tool{{Name: "gantry-build"}, {Name: "go", Version: info.GoVersion}}}}
+	return hex.EncodeToString(raw)
+}
+
+// ForBinary builds the BOM of a Go binary; version, when set, is the version
+// stamped into it (the main module's is usually "(devel)"). Everything is
+// derived from the binary, so the same binary always gets the same BOM.
+func ForBinary(path, version string) (*cdx.BOM, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("sbom of %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("sbom of %s: %w", path, err)
+	}
+	sum := h.Sum(nil)
+	info, err := buildinfo.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("sbom of %s: no Go build information (%w); is it a Go binary?", path, err)
+	}
+	if version == "" {
+		version = info.Main.Version
+	}
+	mainRef := purl(info.Main.Path, version)
+	if info.Main.Path == "" {
+		mainRef = "pkg:golang/" + info.Path
+	}
+	props := []cdx.Property{{Name: "gantry:go:version", Value: info.GoVersion}}
+	for _, s := range info.Settings {
+		props = append(props, cdx.Property{Name: "gantry:go:build:" + s.Key, Value: s.Value})
+	}
+	main := cdx.Component{
+		Type: cdx.ComponentTypeApplication, BOMRef: mainRef, Name: filepath.Base(path), Version: version, PackageURL: mainRef,
+		Hashes: &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: hex.EncodeToString(sum)}}, Properties: &props,
+	}
+	// The standard library is linked in too, and vulnerability scanners look
+	// it up as pkg:golang/stdlib.
+	std := strings.TrimPrefix(strings.Fields(info.GoVersion + " ")[0], "go")
+	comps := []cdx.Component{{Type: cdx.ComponentTypeLibrary, BOMRef: purl("stdlib", "v"+std), Name: "stdlib", Version: "v" + std, PackageURL: purl("stdlib", "v"+std)}}
 	for _, d := range info.Deps {
-		m := d
-		if d.Replace != nil {
-			m = d.Replace
-		}
-		c := Component{Type: "library", Name: m.Path, Version: m.Version, PURL: purl(m.Path, m.Version), BOMRef: purl(m.Path, m.Version)}
-		if m.Sum != "" {
-			c.Hashes = []Hash{{Alg: "SHA-256", Content: m.Sum}} // go.sum h1: hash, base64 of SHA-256
-		}
-		b.Components = append(b.Components, c)
+		comps = append(comps, component(d))
 	}
-	sort.Slice(b.Components, func(i, j int) bool { return b.Components[i].Name < b.Components[j].Name })
+	sort.Slice(comps, func(i, j int) bool { return comps[i].BOMRef < comps[j].BOMRef })
+	refs := make([]string, len(comps))
+	for i, c := range comps {
+		refs[i] = c.BOMRef
+	}
+
+	b := cdx.NewBOM()
+	b.SerialNumber = fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
+	b.Metadata = &cdx.Metadata{
+		Component: &main,
+		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "gantry-build"}}},
+	}
+	b.Components = &comps
+	// buildinfo has no module graph: the binary depends on every module.
+	b.Dependencies = &[]cdx.Dependency{{Ref: mainRef, Dependencies: &refs}}
 	return b, nil
 }
 
-// Write writes the BOM as indented JSON.
-func Write(path string, b *BOM) error {
-	data, err := json.MarshalIndent(b, "", "  ")
-	if err != nil {
-		return err
+func component(d *debug.Module) cdx.Component {
+	m := d
+	if d.Replace != nil {
+		m = d.Replace
 	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	ref := purl(m.Path, m.Version)
+	c := cdx.Component{Type: cdx.ComponentTypeLibrary, BOMRef: ref, Name: m.Path, Version: m.Version, PackageURL: ref}
+	if hx := h1Hex(m.Sum); hx != "" {
+		c.Hashes = &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: hx}}
+	}
+	if d.Replace != nil {
+		c.Properties = &[]cdx.Property{{Name: "gantry:go:replaces", Value: purl(d.Path, d.Version)}}
+	}
+	return c
+}
+
+// Write writes the BOM as indented CycloneDX JSON.
+func Write(path string, b *cdx.BOM) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write sbom: %w", err)
+	}
+	if err := cdx.NewBOMEncoder(f, cdx.BOMFileFormatJSON).SetPretty(true).Encode(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write sbom %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -133,6 +133,12 @@ func Parse(r io.Reader) (*Report, error) {
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
+// Append adds the results of another go test invocation.
+func (r *Report) Append(o *Report) {
+	r.Tests = append(r.Tests, o.Tests...)
+	r.Packages = append(r.Packages, o.Packages...)
+}
+
 // Counts are the totals of a report; subtests count as tests.
 type Counts struct{ Passed, Failed, Skipped, Flaky int }
 

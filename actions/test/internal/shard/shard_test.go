@@ -2,7 +2,10 @@ package shard
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +55,47 @@ func TestParse(t *testing.T) {
 		if _, _, err := Parse(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"2/4", " 1/1 ", "0/4", "-1/2", "3/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		i, n, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if i < 1 || n < 1 || i > n {
+			t.Fatalf("Parse(%q) = %d/%d", s, i, n)
+		}
+	})
+}
+
+func TestHistoryAndFileWeight(t *testing.T) {
+	dir := t.TempDir()
+	h := filepath.Join(dir, "history.json")
+	if err := os.WriteFile(h, []byte(`{"example.com/a": 12.5}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := History(h)
+	if err != nil || got["example.com/a"] != 12.5 {
+		t.Errorf("history %v %v", got, err)
+	}
+	if got, err := History(filepath.Join(dir, "none.json")); err != nil || got != nil {
+		t.Errorf("a missing history must mean no history: %v %v", got, err)
+	}
+	if err := os.WriteFile(h, []byte(`[1,2]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := History(h); err == nil || !strings.Contains(err.Error(), h) {
+		t.Errorf("bad history accepted: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a_test.go"), make([]byte, 99), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := FileWeight(dir); w != 100 {
+		t.Errorf("weight %v, want 99 bytes + 1", w)
 	}
 }

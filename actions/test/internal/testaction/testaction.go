@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,46 +175,46 @@ func goTest(ctx context.Context, k *actionkit.Kit, c *config, args []string) (*g
 	return rep, nil
 }
 
+// goRun is one go test invocation: packages and a -run filter.
+type goRun struct {
+	pkgs []string
+	run  string
+}
+
 func runGo(ctx context.Context, k *actionkit.Kit, c *config) (*gotest.Report, float64, error) {
 	pkgs, dirs, err := listPackages(ctx, c)
 	if err != nil {
 		return nil, -1, err
 	}
 	c.dirs = dirs
+	runs := []goRun{{pkgs: pkgs, run: c.run}}
 	if c.shard != "" {
-		i, n, err := shard.Parse(c.shard)
-		if err != nil {
+		if runs, err = shardRuns(ctx, k, c, pkgs); err != nil {
 			return nil, -1, err
 		}
-		hist, err := shard.History(c.history)
-		if err != nil {
-			return nil, -1, err
-		}
-		var items []shard.Item
-		for _, p := range pkgs {
-			w, ok := hist[p]
-			if !ok {
-				w = shard.FileWeight(dirs[p])
-			}
-			items = append(items, shard.Item{Name: p, Weight: w})
-		}
-		pkgs = shard.Split(items, i, n)
-		k.Logf("shard %d/%d: %d of the packages", i, n, len(pkgs))
-		if len(pkgs) == 0 {
+		if len(runs) == 0 {
 			return &gotest.Report{}, -1, nil
 		}
 	}
-	cover, err := os.CreateTemp("", "gantry-cover-*.out")
-	if err != nil {
-		return nil, -1, err
+	rep := &gotest.Report{}
+	var profiles []string
+	for _, r := range runs {
+		cover, err := os.CreateTemp("", "gantry-cover-*.out")
+		if err != nil {
+			return nil, -1, err
+		}
+		cover.Close()
+		defer os.Remove(cover.Name())
+		profiles = append(profiles, cover.Name())
+		rc := *c
+		rc.run = r.run
+		part, err := goTest(ctx, k, c, rc.goArgs(r.pkgs, cover.Name()))
+		if err != nil {
+			return nil, -1, err
+		}
+		rep.Append(part)
 	}
-	cover.Close()
-	defer os.Remove(cover.Name())
-	rep, err := goTest(ctx, k, c, c.goArgs(pkgs, cover.Name()))
-	if err != nil {
-		return nil, -1, err
-	}
-	coverage := totalCoverage(cover.Name())
+	coverage := totalCoverage(profiles...)
 	for attempt := 1; attempt <= c.retries; attempt++ {
 		failed := rep.FailedTopLevel()
 		if len(failed) == 0 {
@@ -233,6 +234,97 @@ func runGo(ctx context.Context, k *actionkit.Kit, c *config) (*gotest.Report, fl
 	}
 	return rep, coverage, nil
 }
+
+// shardRuns picks this shard's work: whole packages when there are at least
+// as many packages as shards, else single top-level tests, so that a module
+// with one big package still spreads over the machines.
+func shardRuns(ctx context.Context, k *actionkit.Kit, c *config, pkgs []string) ([]goRun, error) {
+	i, n, err := shard.Parse(c.shard)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := shard.History(c.history)
+	if err != nil {
+		return nil, err
+	}
+	if len(pkgs) >= n || c.run != "" {
+		var items []shard.Item
+		for _, p := range pkgs {
+			w, ok := hist[p]
+			if !ok {
+				w = shard.FileWeight(c.dirs[p])
+			}
+			items = append(items, shard.Item{Name: p, Weight: w})
+		}
+		mine := shard.Split(items, i, n)
+		k.Logf("shard %d/%d: %d of %d packages", i, n, len(mine), len(pkgs))
+		if len(mine) == 0 {
+			return nil, nil
+		}
+		return []goRun{{pkgs: mine, run: c.run}}, nil
+	}
+	tests, err := listTests(ctx, c, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	var items []shard.Item
+	total := 0
+	for _, p := range pkgs {
+		for _, t := range tests[p] {
+			w, ok := hist[p+"."+t]
+			if !ok {
+				w = 1
+			}
+			items = append(items, shard.Item{Name: p + " " + t, Weight: w})
+			total++
+		}
+	}
+	byPkg := map[string][]string{}
+	for _, name := range shard.Split(items, i, n) {
+		p, t, _ := strings.Cut(name, " ")
+		byPkg[p] = append(byPkg[p], t)
+	}
+	var runs []goRun
+	count := 0
+	for _, p := range sortedKeys(byPkg) {
+		runs = append(runs, goRun{pkgs: []string{p}, run: "^(" + strings.Join(quoteAll(byPkg[p]), "|") + ")$"})
+		count += len(byPkg[p])
+	}
+	k.Logf("shard %d/%d: %d of %d tests (fewer packages than shards)", i, n, count, total)
+	return runs, nil
+}
+
+// listTests lists the top-level tests, examples and fuzz tests of packages.
+func listTests(ctx context.Context, c *config, pkgs []string) (map[string][]string, error) {
+	args := []string{"test", "-json", "-list", "."}
+	if c.tags != "" {
+		args = append(args, "-tags", c.tags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd.Dir = c.dir
+	cmd.Env = c.env()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	rep, err := gotest.Parse(bytes.NewReader(out))
+	if err != nil {
+		return nil, err
+	}
+	tests := map[string][]string{}
+	for _, p := range rep.Packages {
+		for _, l := range strings.Split(p.Output, "\n") {
+			if testName.MatchString(l) {
+				tests[p.Name] = append(tests[p.Name], l)
+			}
+		}
+	}
+	if runErr != nil && len(tests) == 0 {
+		return nil, fmt.Errorf("go test -list %s: %v\n%s", strings.Join(pkgs, " "), runErr, strings.TrimSpace(stderr.String()))
+	}
+	return tests, nil
+}
+
+var testName = regexp.MustCompile(`^(Test|Example|Fuzz)[\p{L}\p{N}_]*$`)
 
 func quoteAll(names []string) []string {
 	out := make([]string, len(names))
@@ -287,15 +379,33 @@ func listPackages(ctx context.Context, c *config) ([]string, map[string]string, 
 	return pkgs, dirs, nil
 }
 
-// totalCoverage computes covered statements / statements from a profile.
-func totalCoverage(path string) float64 {
-	f, err := os.Open(path)
-	if err != nil {
+// totalCoverage computes covered statements / statements over profiles; a
+// block counts as covered when any run covered it.
+func totalCoverage(paths ...string) float64 {
+	blocks := map[string]int{} // block -> statements
+	covered := map[string]bool{}
+	for _, p := range paths {
+		readProfile(p, blocks, covered)
+	}
+	var total, cov int
+	for b, n := range blocks {
+		total += n
+		if covered[b] {
+			cov += n
+		}
+	}
+	if total == 0 {
 		return -1
 	}
+	return 100 * float64(cov) / float64(total)
+}
+
+func readProfile(path string, blocks map[string]int, covered map[string]bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
 	defer f.Close()
-	seen := map[string]bool{}
-	var total, covered int
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
@@ -303,21 +413,16 @@ func totalCoverage(path string) float64 {
 			continue
 		}
 		fields := strings.Fields(line)
-		if len(fields) != 3 || seen[fields[0]] {
+		if len(fields) != 3 {
 			continue
 		}
-		seen[fields[0]] = true
 		n, _ := strconv.Atoi(fields[1])
 		count, _ := strconv.Atoi(fields[2])
-		total += n
+		blocks[fields[0]] = n
 		if count > 0 {
-			covered += n
+			covered[fields[0]] = true
 		}
 	}
-	if total == 0 {
-		return -1
-	}
-	return 100 * float64(covered) / float64(total)
 }
 
 // runCommand runs any test runner and reads the JUnit XML it wrote.
@@ -410,8 +515,9 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 		k.SetOutput("coverage", strconv.FormatFloat(coverage, 'f', 1, 64))
 	}
 
+	belowThreshold := c.threshold > 0 && coverage >= 0 && coverage < c.threshold
 	mark := "✅"
-	if counts.Failed > 0 || len(rep.FailedPackages()) > 0 {
+	if counts.Failed > 0 || len(rep.FailedPackages()) > 0 || belowThreshold {
 		mark = "❌"
 	}
 	k.Summary(fmt.Sprintf("## %s %s tests: %d passed, %d failed, %d skipped, %d flaky\n", mark, c.suite, counts.Passed, counts.Failed, counts.Skipped, counts.Flaky))
@@ -440,11 +546,11 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 	}
 	k.Summary("\n" + actionkit.Table([]string{"package", "result", "passed", "failed", "skipped", "duration", "coverage"}, rows))
 	if coverage >= 0 {
-		k.Summary(fmt.Sprintf("\n**Total coverage: %.1f%%**", coverage))
+		line := fmt.Sprintf("\n**Total coverage: %.1f%%**", coverage)
 		if c.threshold > 0 {
-			k.Summary(fmt.Sprintf(" (threshold %.1f%%)", c.threshold))
+			line += fmt.Sprintf(" (threshold %.1f%%)", c.threshold)
 		}
-		k.Summary("\n")
+		k.Summary(line + "\n")
 	}
 
 	var failed, flaky []*gotest.Test
@@ -521,7 +627,7 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 		return fmt.Errorf("%d of %d tests failed", counts.Failed, total)
 	case len(rep.FailedPackages()) > 0:
 		return fmt.Errorf("%d packages failed to build or run", len(rep.FailedPackages()))
-	case c.threshold > 0 && coverage >= 0 && coverage < c.threshold:
+	case belowThreshold:
 		return fmt.Errorf("coverage %.1f%% is below the threshold of %.1f%%", coverage, c.threshold)
 	}
 	return nil

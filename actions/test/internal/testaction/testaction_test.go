@@ -106,7 +106,7 @@ func TestCoverageThreshold(t *testing.T) {
 		t.Errorf("good: exit %d outputs %s log %s", ok.code, ok.outputs, ok.log)
 	}
 	low := runAction(t, map[string]string{"working-directory": sample(t), "packages": "./lowcov", "coverage-threshold": "90", "junit-output": filepath.Join(t.TempDir(), "j.xml")})
-	if low.code != 1 || !strings.Contains(low.log, "below the threshold of 90.0%") {
+	if low.code != 1 || !strings.Contains(low.log, "below the threshold of 90.0%") || !strings.Contains(low.summary, "## ❌") || !strings.Contains(low.summary, "**Total coverage: 12.5%** (threshold 90.0%)") {
 		t.Errorf("lowcov: exit %d log %s", low.code, low.log)
 	}
 }
@@ -210,5 +210,39 @@ func TestInvalidInputsNameTheInput(t *testing.T) {
 	}
 	if r.code != 1 || strings.Contains(r.log, "go test") {
 		t.Errorf("exit %d; tests must not run with bad inputs:\n%s", r.code, r.log)
+	}
+}
+
+func TestShardsSplitTestsWhenFewerPackagesThanShards(t *testing.T) {
+	var ran []string
+	for _, s := range []string{"1/2", "2/2"} {
+		r := runAction(t, map[string]string{"working-directory": sample(t), "packages": "./bad", "shard": s, "junit-output": filepath.Join(t.TempDir(), "j.xml")})
+		if output(r, "total") != "1" || !strings.Contains(r.log, "of 2 tests (fewer packages than shards)") {
+			t.Errorf("shard %s: outputs %s log %s", s, r.outputs, r.log)
+		}
+		for _, name := range []string{"TestAdd", "TestAddZero"} {
+			if strings.Contains(r.summary, "| example.com/sample/bad | "+name+" |") {
+				ran = append(ran, name)
+			}
+		}
+	}
+	if strings.Join(ran, ",") != "TestAdd,TestAddZero" && strings.Join(ran, ",") != "TestAddZero,TestAdd" {
+		t.Errorf("tests ran %v, want each exactly once", ran)
+	}
+}
+
+func TestCoverageMergesProfiles(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	_ = os.WriteFile(a, []byte("mode: atomic\nx.go:1.1,2.2 3 1\nx.go:3.1,4.2 1 0\n"), 0o644)
+	_ = os.WriteFile(b, []byte("mode: atomic\nx.go:1.1,2.2 3 0\nx.go:3.1,4.2 1 2\n"), 0o644)
+	if got := totalCoverage(a); got != 75 {
+		t.Errorf("one profile %v", got)
+	}
+	if got := totalCoverage(a, b); got != 100 {
+		t.Errorf("merged %v, want 100 (each block covered by one run)", got)
+	}
+	if got := totalCoverage(filepath.Join(dir, "none")); got != -1 {
+		t.Errorf("missing profile %v", got)
 	}
 }
