@@ -1,6 +1,9 @@
 package ghglob
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Cases from GitHub's filter pattern cheat sheet.
 func TestMatch(t *testing.T) {
@@ -31,6 +34,20 @@ func TestMatch(t *testing.T) {
 		{"*.md", []string{"README.md"}, []string{"docs/README.md"}},
 		{"colou?r", []string{"color", "colour"}, []string{"colouur"}},
 		{`a\*b`, []string{"a*b"}, []string{"axb"}},
+		{"*.jsx?", []string{"page.js", "page.jsx"}, []string{"page.jsxx", "a/page.js"}},
+		{"[CB]at", []string{"Cat", "Bat"}, []string{"cat", "Hat", "CBat"}},
+		{"[1-2]00", []string{"100", "200"}, []string{"300", "00"}},
+		{"v[0-9a-z]", []string{"v0", "vz"}, []string{"vA", "v"}},
+		{"ab+c", []string{"abc", "abbbc"}, []string{"ac"}},
+		{"releases/**-alpha", []string{"releases/v1/x-alpha", "releases/-alpha"}, []string{"releases/v1-beta"}},
+		{`\[x\]`, []string{"[x]"}, []string{"x"}},
+		{`[\]a]`, []string{"]", "a"}, []string{"b"}},
+		{"[-a]", []string{"-", "a"}, []string{"b"}},
+		{"a.b", []string{"a.b"}, []string{"axb"}},
+		{"(x)|y", []string{"(x)|y"}, []string{"x", "y"}},
+		{"*+", []string{"", "abc"}, []string{"a/b"}},
+		{"a?+", []string{"", "aaa"}, []string{"b"}},
+		{"é*", []string{"é", "éx"}, []string{"e"}},
 	}
 	for _, tt := range tests {
 		p, err := Compile(tt.pattern)
@@ -66,9 +83,62 @@ func TestMatchListOrder(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	for _, p := range []string{"", "!", "a[", `a\`, "[]"} {
+	for _, p := range []string{"", "!", "a[", `a\`, "[]", "?a", "!+", "[z-a]", `[a\`} {
 		if _, err := Compile(p); err == nil {
 			t.Errorf("Compile(%q) should fail", p)
+		}
+	}
+}
+
+// The cheat sheet's examples of negative path patterns, and the same through
+// a compiled List.
+func TestMatchListCheatSheet(t *testing.T) {
+	tests := []struct {
+		patterns []string
+		match    []string
+		noMatch  []string
+	}{
+		{[]string{"*.md", "!README.md"}, []string{"hello.md"}, []string{"README.md", "docs/hello.md"}},
+		{[]string{"*.md", "!README.md", "README*"}, []string{"hello.md", "README.md", "README.doc"}, []string{"docs/hello.md"}},
+		{[]string{"releases/**", "!releases/**-alpha"}, []string{"releases/v1"}, []string{"releases/beta/3-alpha"}},
+		{nil, nil, []string{"main"}},
+		{[]string{"!main"}, nil, []string{"main", "dev"}},
+	}
+	for _, tt := range tests {
+		l, err := CompileList(tt.patterns)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.patterns, err)
+		}
+		for _, s := range tt.match {
+			if !l.Match(s) {
+				t.Errorf("List %v should select %q", tt.patterns, s)
+			}
+			if ok, err := MatchList(tt.patterns, s); !ok || err != nil {
+				t.Errorf("MatchList(%v, %q) = %v, %v", tt.patterns, s, ok, err)
+			}
+		}
+		for _, s := range tt.noMatch {
+			if l.Match(s) {
+				t.Errorf("List %v should not select %q", tt.patterns, s)
+			}
+			if ok, err := MatchList(tt.patterns, s); ok || err != nil {
+				t.Errorf("MatchList(%v, %q) = %v, %v", tt.patterns, s, ok, err)
+			}
+		}
+	}
+	if _, err := MatchList([]string{"ok", "bad["}, "ok"); err == nil {
+		t.Error("MatchList should report an invalid pattern")
+	}
+	if _, err := CompileList([]string{"bad["}); err == nil {
+		t.Error("CompileList should report an invalid pattern")
+	}
+}
+
+func BenchmarkMatchList(b *testing.B) {
+	patterns := []string{"docs/**", "!docs/internal/**", "**/*.md", "src/**/*.go"}
+	for i := 0; i < b.N; i++ {
+		if ok, _ := MatchList(patterns, "src/a/b/c/main.go"); !ok {
+			b.Fatal("no match")
 		}
 	}
 }
@@ -78,8 +148,14 @@ func FuzzCompile(f *testing.F) {
 		f.Add(s, "feature/x")
 	}
 	f.Fuzz(func(t *testing.T, pattern, s string) {
-		if p, err := Compile(pattern); err == nil {
-			p.Match(s)
+		p, err := Compile(pattern)
+		if err != nil {
+			return
+		}
+		p.Match(s)
+		// A pattern without special characters matches exactly itself.
+		if !strings.ContainsAny(pattern, `*?+[]\\!`) && !p.Match(pattern) {
+			t.Errorf("literal pattern %q does not match itself", pattern)
 		}
 	})
 }

@@ -14,21 +14,27 @@ import (
 	"time"
 )
 
-// ContextOptions is what the github context is built from.
+// ContextOptions is what the github context is built from. Empty fields get
+// GitHub's defaults or values read from the payload and the git repository.
 type ContextOptions struct {
-	EventName    string
-	Payload      map[string]any
-	EventPath    string
-	RepoDir      string
-	Workspace    string
-	RunID        string
-	RunNumber    string
-	RunAttempt   string
-	Actor        string
-	Token        string
-	Workflow     string
-	WorkflowPath string
-	ServerURL    string
+	EventName     string
+	Payload       map[string]any
+	EventPath     string // where the payload file is, as the job sees it
+	RepoDir       string // the repository on the runner host, for git metadata
+	Workspace     string
+	RunID         string
+	RunNumber     string
+	RunAttempt    string // default "1"
+	Actor         string // default: payload sender.login, git user.name, "gantry"
+	Token         string
+	Job           string // the job id; the engine usually sets github.job per job
+	Workflow      string // the workflow's name (or path when it has none)
+	WorkflowPath  string // the workflow file, for workflow_ref
+	WorkflowRef   string // overrides the computed workflow_ref
+	ServerURL     string // default https://github.com
+	APIURL        string // default derived from ServerURL
+	GraphQLURL    string // default derived from APIURL
+	RetentionDays string // default "90"
 }
 
 // GitHubContext builds the github context, filling what the payload lacks
@@ -47,21 +53,31 @@ func GitHubContext(ctx context.Context, o ContextOptions) map[string]any {
 	if repo == "" {
 		repo = info.Repository
 	}
-	owner, _, _ := strings.Cut(repo, "/")
-	sha := firstNonEmpty(str(p, "after"), str(p, "head_commit", "id"), str(p, "pull_request", "head", "sha"), str(p, "workflow_run", "head_sha"), info.SHA)
+	owner := str(p, "repository", "owner", "login")
+	if owner == "" {
+		owner, _, _ = strings.Cut(repo, "/")
+	}
+	sha := firstNonEmpty(str(p, "after"), str(p, "head_commit", "id"), str(p, "pull_request", "head", "sha"), info.SHA)
 	if strings.Trim(sha, "0") == "" {
-		sha = info.SHA
+		sha = info.SHA // a branch deletion's after is all zeros
 	}
 	ref := str(p, "ref")
 	headRef, baseRef := "", ""
 	switch o.EventName {
-	case "pull_request", "pull_request_target":
-		headRef = str(p, "pull_request", "head", "ref")
-		baseRef = str(p, "pull_request", "base", "ref")
-		if num, ok := p["number"].(float64); ok && o.EventName == "pull_request" {
-			ref = fmt.Sprintf("refs/pull/%d/merge", int(num))
-		} else if baseRef != "" {
-			ref = "refs/heads/" + baseRef
+	case "pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment":
+		if o.EventName == "pull_request" || o.EventName == "pull_request_target" {
+			headRef = str(p, "pull_request", "head", "ref")
+			baseRef = str(p, "pull_request", "base", "ref")
+		}
+		num := firstNonEmpty(numString(p, "number"), numString(p, "pull_request", "number"))
+		if o.EventName != "pull_request_target" && num != "" {
+			ref = "refs/pull/" + num + "/merge"
+		} else if b := str(p, "pull_request", "base", "ref"); b != "" {
+			// pull_request_target runs on the base branch's last commit.
+			ref = "refs/heads/" + b
+			if o.EventName == "pull_request_target" {
+				sha = firstNonEmpty(str(p, "pull_request", "base", "sha"), info.SHA)
+			}
 		}
 	case "release", "create", "delete":
 		if t := str(p, "release", "tag_name"); t != "" {
@@ -72,6 +88,11 @@ func GitHubContext(ctx context.Context, o ContextOptions) map[string]any {
 			ref = "refs/heads/" + r
 		}
 	}
+	if ref == "" && defaultBranchEvents[o.EventName] {
+		if b := str(p, "repository", "default_branch"); b != "" {
+			ref = "refs/heads/" + b
+		}
+	}
 	if ref == "" {
 		ref = info.Ref
 	}
@@ -79,17 +100,19 @@ func GitHubContext(ctx context.Context, o ContextOptions) map[string]any {
 	if strings.HasPrefix(ref, "refs/tags/") {
 		refType, refName = "tag", strings.TrimPrefix(ref, "refs/tags/")
 	} else if strings.HasPrefix(ref, "refs/pull/") {
-		refName = strings.TrimPrefix(ref, "refs/")
+		refName = strings.TrimPrefix(ref, "refs/pull/") // e.g. 12/merge
 	}
 	actor := firstNonEmpty(o.Actor, str(p, "sender", "login"), info.User, "gantry")
-	workflowRef := ""
-	if o.WorkflowPath != "" {
+	workflowRef := o.WorkflowRef
+	if workflowRef == "" && o.WorkflowPath != "" {
 		rel := o.WorkflowPath
 		if r, err := filepath.Rel(o.RepoDir, o.WorkflowPath); err == nil && !strings.HasPrefix(r, "..") {
 			rel = filepath.ToSlash(r)
 		}
 		workflowRef = repo + "/" + rel + "@" + ref
 	}
+	api := firstNonEmpty(o.APIURL, apiURL(server))
+	graphql := firstNonEmpty(o.GraphQLURL, graphqlURL(api))
 	c := map[string]any{
 		"event":               p,
 		"event_name":          o.EventName,
@@ -110,15 +133,15 @@ func GitHubContext(ctx context.Context, o ContextOptions) map[string]any {
 		"run_id":              o.RunID,
 		"run_number":          o.RunNumber,
 		"run_attempt":         firstNonEmpty(o.RunAttempt, "1"),
-		"retention_days":      "90",
+		"retention_days":      firstNonEmpty(o.RetentionDays, "90"),
 		"server_url":          server,
-		"api_url":             apiURL(server),
-		"graphql_url":         apiURL(server) + "/graphql",
+		"api_url":             api,
+		"graphql_url":         graphql,
 		"token":               o.Token,
 		"workflow":            o.Workflow,
 		"workflow_ref":        workflowRef,
 		"workflow_sha":        sha,
-		"job":                 "",
+		"job":                 o.Job,
 		"action":              "",
 		"action_path":         "",
 		"action_ref":          "",
@@ -131,11 +154,29 @@ func GitHubContext(ctx context.Context, o ContextOptions) map[string]any {
 	return c
 }
 
+// defaultBranchEvents run on the default branch's last commit (GITHUB_REF is
+// the default branch) according to "Events that trigger workflows".
+var defaultBranchEvents = map[string]bool{
+	"branch_protection_rule": true, "check_run": true, "check_suite": true, "discussion": true,
+	"discussion_comment": true, "fork": true, "gollum": true, "issue_comment": true, "issues": true,
+	"label": true, "milestone": true, "page_build": true, "public": true, "repository_dispatch": true,
+	"schedule": true, "watch": true, "workflow_run": true, "image_version": true,
+	"status": true,
+}
+
 func apiURL(server string) string {
+	server = strings.TrimSuffix(server, "/")
 	if server == "https://github.com" {
 		return "https://api.github.com"
 	}
-	return strings.TrimSuffix(server, "/") + "/api/v3"
+	return server + "/api/v3"
+}
+
+func graphqlURL(api string) string {
+	if api == "https://api.github.com" {
+		return api + "/graphql"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(api, "/"), "/v3") + "/graphql"
 }
 
 func numString(p map[string]any, path ...string) string {
@@ -164,17 +205,20 @@ func firstNonEmpty(vals ...string) string {
 
 // Repo is what git says about a repository directory.
 type Repo struct {
-	Repository string // owner/name
-	SHA        string
-	Ref        string
-	User       string
-	Email      string
+	Repository    string // owner/name
+	SHA           string // HEAD, or 40 zeros outside git
+	Ref           string // refs/heads/<branch>, refs/tags/<tag> on a detached tag, else refs/heads/main
+	DefaultBranch string // origin's HEAD branch, else the current branch, else main
+	User          string // git config user.name
+	Email         string // git config user.email
+	Message       string // HEAD's commit subject
 }
 
 var remoteRepo = regexp.MustCompile(`[:/]([^/:]+)/([^/]+?)(?:\.git)?/?$`)
 
-// RepoInfo reads git metadata; a directory that is not a git repository gives
-// "local/<dir name>" and an all-zero SHA.
+// RepoInfo reads git metadata with the git CLI; a directory that is not a git
+// repository (or a machine without git) gives "local/<dir name>", an all-zero
+// SHA and refs/heads/main.
 func RepoInfo(ctx context.Context, dir string) Repo {
 	r := Repo{SHA: strings.Repeat("0", 40), Ref: "refs/heads/main"}
 	abs, err := filepath.Abs(dir)
@@ -187,7 +231,7 @@ func RepoInfo(ctx context.Context, dir string) Repo {
 			r.Repository = m[1] + "/" + m[2]
 		}
 	}
-	if out, err := git(ctx, dir, "rev-parse", "HEAD"); err == nil {
+	if out, err := git(ctx, dir, "rev-parse", "--verify", "-q", "HEAD"); err == nil && out != "" {
 		r.SHA = out
 	}
 	if out, err := git(ctx, dir, "symbolic-ref", "-q", "HEAD"); err == nil && out != "" {
@@ -195,11 +239,20 @@ func RepoInfo(ctx context.Context, dir string) Repo {
 	} else if out, err := git(ctx, dir, "describe", "--tags", "--exact-match"); err == nil && out != "" {
 		r.Ref = "refs/tags/" + out
 	}
+	r.DefaultBranch = "main"
+	if out, err := git(ctx, dir, "symbolic-ref", "-q", "refs/remotes/origin/HEAD"); err == nil && out != "" {
+		r.DefaultBranch = strings.TrimPrefix(out, "refs/remotes/origin/")
+	} else if strings.HasPrefix(r.Ref, "refs/heads/") {
+		r.DefaultBranch = strings.TrimPrefix(r.Ref, "refs/heads/")
+	}
 	if out, err := git(ctx, dir, "config", "user.name"); err == nil {
 		r.User = out
 	}
 	if out, err := git(ctx, dir, "config", "user.email"); err == nil {
 		r.Email = out
+	}
+	if out, err := git(ctx, dir, "log", "-1", "--format=%s"); err == nil {
+		r.Message = out
 	}
 	return r
 }
@@ -209,19 +262,22 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
+	// No pager, no prompts, and a fixed language for parseable output.
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_PAGER=cat", "LC_ALL=C")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		return "", fmt.Errorf("git %s in %s: %w: %s", strings.Join(args, " "), dir, err, strings.TrimSpace(errb.String()))
 	}
 	return strings.TrimSpace(out.String()), nil
 }
 
-// ChangedFilesFromGit lists the files changed between two commits.
+// ChangedFilesFromGit lists the files changed between two commits (git diff
+// --name-only base head), for Event.ChangedFiles.
 func ChangedFilesFromGit(ctx context.Context, repoDir, base, head string) ([]string, error) {
-	out, err := git(ctx, repoDir, "diff", "--name-only", base, head)
+	out, err := git(ctx, repoDir, "diff", "--name-only", "--no-renames", base, head, "--")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list changed files: %w", err)
 	}
 	if out == "" {
 		return []string{}, nil
@@ -229,38 +285,65 @@ func ChangedFilesFromGit(ctx context.Context, repoDir, base, head string) ([]str
 	return strings.Split(out, "\n"), nil
 }
 
-// DefaultPayload is a minimal, plausible payload for an event run without -e.
+// DefaultPayload is a minimal, plausible payload for an event run without -e,
+// built from the repository's git metadata (see PayloadFor).
 func DefaultPayload(ctx context.Context, event, repoDir string) map[string]any {
-	info := RepoInfo(ctx, repoDir)
+	return PayloadFor(event, RepoInfo(ctx, repoDir))
+}
+
+// PayloadFor builds a minimal payload for event as act does: repository and
+// sender always; ref, before, after and head_commit for push; a pull request
+// from the current branch to the default branch for pull_request.
+func PayloadFor(event string, info Repo) map[string]any {
 	owner, name, _ := strings.Cut(info.Repository, "/")
+	def := firstNonEmpty(info.DefaultBranch, "main")
 	repo := map[string]any{
 		"full_name":      info.Repository,
 		"name":           name,
 		"owner":          map[string]any{"login": owner},
-		"default_branch": "main",
+		"default_branch": def,
 	}
-	sender := map[string]any{"login": firstNonEmpty(info.User, "gantry")}
-	p := map[string]any{"repository": repo, "sender": sender}
+	login := firstNonEmpty(info.User, "gantry")
+	p := map[string]any{"repository": repo, "sender": map[string]any{"login": login}}
 	branch := strings.TrimPrefix(info.Ref, "refs/heads/")
 	switch event {
 	case "push":
 		p["ref"] = info.Ref
 		p["before"] = strings.Repeat("0", 40)
 		p["after"] = info.SHA
-		p["head_commit"] = map[string]any{"id": info.SHA, "message": "", "author": map[string]any{"name": info.User, "email": info.Email}}
+		p["base_ref"] = nil
+		p["pusher"] = map[string]any{"name": login, "email": info.Email}
+		p["head_commit"] = map[string]any{
+			"id": info.SHA, "message": info.Message,
+			"author": map[string]any{"name": info.User, "email": info.Email},
+		}
 	case "pull_request", "pull_request_target":
 		p["action"] = "opened"
 		p["number"] = float64(1)
 		p["pull_request"] = map[string]any{
 			"number": float64(1),
+			"title":  info.Message,
 			"head":   map[string]any{"ref": branch, "sha": info.SHA, "repo": repo},
-			"base":   map[string]any{"ref": "main", "repo": repo},
+			"base":   map[string]any{"ref": def, "repo": repo},
 		}
 	case "workflow_dispatch":
 		p["ref"] = info.Ref
 		p["inputs"] = map[string]any{}
+	case "create", "delete":
+		if tag, ok := strings.CutPrefix(info.Ref, "refs/tags/"); ok {
+			p["ref"], p["ref_type"] = tag, "tag"
+		} else {
+			p["ref"], p["ref_type"] = branch, "branch"
+		}
+	case "release":
+		tag, ok := strings.CutPrefix(info.Ref, "refs/tags/")
+		if !ok {
+			tag = "v0.0.0" // a release always has a tag; HEAD has none
+		}
+		p["action"] = "published"
+		p["release"] = map[string]any{"tag_name": tag, "name": tag, "target_commitish": info.SHA}
 	case "schedule":
-		p = map[string]any{"schedule": "", "repository": repo}
+		p["schedule"] = ""
 	}
 	return p
 }

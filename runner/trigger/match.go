@@ -10,9 +10,14 @@ import (
 
 // Event is something that may trigger a workflow.
 type Event struct {
-	Name         string
-	Payload      map[string]any
-	ChangedFiles []string // nil: unknown, paths filters then pass
+	// Name is the event name, e.g. "push".
+	Name string
+	// Payload is the webhook payload (github.event).
+	Payload map[string]any
+	// ChangedFiles are the paths the event changed, for paths filters. nil
+	// means unknown: Match then reads the payload's commits[].added, modified
+	// and removed, and when those are missing too, paths filters pass.
+	ChangedFiles []string
 }
 
 func compile(p string) (*ghglob.Pattern, error) { return ghglob.Compile(p) }
@@ -24,12 +29,15 @@ func (o *On) Match(ev Event) (bool, string) {
 		return false, fmt.Sprintf("on: does not list %s (it lists %s)", ev.Name, strings.Join(o.Order, ", "))
 	}
 	p := ev.Payload
+	checkPaths := true
 	switch ev.Name {
 	case "push":
 		ref := str(p, "ref")
 		if ok, why := f.matchRef(ref); !ok {
 			return false, why
 		}
+		// GitHub does not evaluate path filters for pushes of tags.
+		checkPaths = !strings.HasPrefix(ref, "refs/tags/")
 	case "pull_request", "pull_request_target", "merge_group":
 		base := str(p, "pull_request", "base", "ref")
 		if ev.Name == "merge_group" {
@@ -58,13 +66,59 @@ func (o *On) Match(ev Event) (bool, string) {
 			return false, why
 		}
 	}
-	if ok, why := f.matchTypes(ev.Name, str(p, "action")); !ok {
+	action := str(p, "action")
+	if ev.Name == "repository_dispatch" && action == "" {
+		action = str(p, "event_type") // the API's field name; webhooks call it action
+	}
+	if ok, why := f.matchTypes(ev.Name, action); !ok {
 		return false, why
 	}
-	if ok, why := f.matchPaths(ev.ChangedFiles); !ok {
-		return false, why
+	if checkPaths {
+		files := ev.ChangedFiles
+		if files == nil {
+			files = PayloadChangedFiles(p)
+		}
+		if ok, why := f.matchPaths(files); !ok {
+			return false, why
+		}
 	}
 	return true, ""
+}
+
+// PayloadChangedFiles collects the paths a push payload's commits added,
+// modified or removed, in order without duplicates; nil when the payload
+// lists no such commits (the changes are then unknown).
+func PayloadChangedFiles(p map[string]any) []string {
+	commits, _ := p["commits"].([]any)
+	var files []string
+	seen := map[string]bool{}
+	known := false
+	for _, c := range commits {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, key := range []string{"added", "modified", "removed"} {
+			list, ok := cm[key].([]any)
+			if !ok {
+				continue
+			}
+			known = true
+			for _, f := range list {
+				if s, ok := f.(string); ok && !seen[s] {
+					seen[s] = true
+					files = append(files, s)
+				}
+			}
+		}
+	}
+	if !known {
+		return nil
+	}
+	if files == nil {
+		files = []string{}
+	}
+	return files
 }
 
 func (f *Filter) matchTypes(event, action string) (bool, string) {
@@ -75,11 +129,11 @@ func (f *Filter) matchTypes(event, action string) (bool, string) {
 	if len(types) == 0 || action == "" && !f.has["types"] {
 		return true, ""
 	}
-	if event == "repository_dispatch" {
-		action = ""
-	}
 	if contains(types, action) {
 		return true, ""
+	}
+	if action == "" {
+		return false, fmt.Sprintf("the event payload has no action, and on.%s.types is %v; pass a payload with -e whose \"action\" is one of them", event, types)
 	}
 	return false, fmt.Sprintf("activity type %q is not in types %v", action, types)
 }

@@ -40,7 +40,8 @@ type Filter struct {
 	Crons          []string // schedule
 	Inputs         []*Input
 	Outputs        []*Output // workflow_call
-	Secrets        []string  // workflow_call
+	Secrets        []string  // workflow_call secret names, as written
+	SecretSpecs    []*Secret // workflow_call secrets with their settings
 
 	has map[string]bool // which filter keys were written (an empty list still counts)
 }
@@ -62,6 +63,14 @@ type Output struct {
 	Name  string
 	Value string
 	Node  *yaml.Node
+}
+
+// Secret is a workflow_call secret.
+type Secret struct {
+	Name        string
+	Description string
+	Required    bool
+	Node        *yaml.Node
 }
 
 // Default is an input default that may hold an expression, with its node.
@@ -135,12 +144,11 @@ var activityTypes = map[string][]string{
 	"workflow_run":                {"completed", "requested", "in_progress"},
 }
 
-// defaultTypes are the types an event runs for when on: lists none.
+// defaultTypes are the types an event runs for when on: lists none; every
+// other event runs for all its types.
 var defaultTypes = map[string][]string{
 	"pull_request":        {"opened", "synchronize", "reopened"},
 	"pull_request_target": {"opened", "synchronize", "reopened"},
-	"merge_group":         {"checks_requested"},
-	"workflow_run":        {"completed", "requested"},
 }
 
 // Which filter keys each event accepts.
@@ -168,8 +176,16 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 func ParseOn(file string, node *yaml.Node) (*On, []error) {
 	p := &parser{file: file}
 	on := &On{Events: map[string]*Filter{}}
-	for node != nil && node.Kind == yaml.AliasNode {
-		node = node.Alias
+	for node != nil && (node.Kind == yaml.AliasNode || node.Kind == yaml.DocumentNode && len(node.Content) == 1) {
+		if node.Kind == yaml.AliasNode {
+			node = node.Alias
+		} else {
+			node = node.Content[0]
+		}
+	}
+	if node == nil {
+		p.errs = append(p.errs, &Error{File: file, Line: 1, Col: 1, Msg: "on: is missing; add the events that trigger the workflow, e.g. `on: push`"})
+		return on, p.errs
 	}
 	add := func(n *yaml.Node, name string) *Filter {
 		if _, ok := activityTypes[name]; !ok {
@@ -227,7 +243,7 @@ func (p *parser) filter(event string, f *Filter, v *yaml.Node) {
 	for v != nil && v.Kind == yaml.AliasNode {
 		v = v.Alias
 	}
-	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+	if v == nil || v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 		return
 	}
 	if event == "schedule" {
@@ -304,7 +320,7 @@ func (p *parser) filter(event string, f *Filter, v *yaml.Node) {
 		case "outputs":
 			f.Outputs = p.outputs(e)
 		case "secrets":
-			f.Secrets = p.secrets(e)
+			p.secrets(e, f)
 		}
 	}
 	for _, pair := range [][2]string{{"branches", "branches-ignore"}, {"tags", "tags-ignore"}, {"paths", "paths-ignore"}} {
@@ -446,77 +462,38 @@ func (p *parser) outputs(n *yaml.Node) []*Output {
 	return out
 }
 
-func (p *parser) secrets(n *yaml.Node) []string {
+func (p *parser) secrets(n *yaml.Node, f *Filter) {
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "on.workflow_call.secrets must be a mapping")
-		return nil
+		p.errorf(n, "on.workflow_call.secrets must be a mapping of secret names")
+		return
 	}
-	var out []string
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		out = append(out, n.Content[i].Value)
-	}
-	return out
-}
-
-// checkCron validates a 5-field POSIX cron expression.
-func checkCron(s string) error {
-	fields := strings.Fields(s)
-	if len(fields) != 5 {
-		return fmt.Errorf("need 5 fields (minute hour day month weekday), got %d", len(fields))
-	}
-	limits := [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 6}}
-	names := [5]map[string]int{nil, nil, nil,
-		{"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12},
-		{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}}
-	for i, f := range fields {
-		for _, part := range strings.Split(f, ",") {
-			rng, step, hasStep := strings.Cut(part, "/")
-			if hasStep {
-				if n, err := atoi(step); err != nil || n < 1 {
-					return fmt.Errorf("field %d: bad step %q", i+1, step)
+		k, v := n.Content[i], n.Content[i+1]
+		sec := &Secret{Name: k.Value, Node: k}
+		f.Secrets = append(f.Secrets, k.Value)
+		f.SecretSpecs = append(f.SecretSpecs, sec)
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			continue
+		}
+		if v.Kind != yaml.MappingNode {
+			p.errorf(v, "secret %q must be a mapping (description, required) or empty", k.Value)
+			continue
+		}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			sk, sv := v.Content[j], v.Content[j+1]
+			switch sk.Value {
+			case "description":
+				sec.Description = sv.Value
+			case "required":
+				if sv.Tag != "!!bool" {
+					p.errorf(sv, "secret %q: required must be true or false", sec.Name)
 				}
-			}
-			if rng == "*" {
-				continue
-			}
-			lo, hi, isRange := strings.Cut(rng, "-")
-			for _, v := range []string{lo, hi} {
-				if v == "" && !isRange {
-					continue
-				}
-				n, err := atoi(v)
-				if err != nil {
-					if names[i] != nil {
-						if _, ok := names[i][strings.ToLower(v)]; ok {
-							continue
-						}
-					}
-					if i == 4 && v == "7" {
-						continue
-					}
-					return fmt.Errorf("field %d: %q is not a number", i+1, v)
-				}
-				if n < limits[i][0] || n > limits[i][1] && !(i == 4 && n == 7) {
-					return fmt.Errorf("field %d: %d is out of range %d-%d", i+1, n, limits[i][0], limits[i][1])
-				}
+				sec.Required = sv.Value == "true"
+			default:
+				p.errorf(sk, "unknown key %q in workflow_call secret %q (expected description, required)", sk.Value, sec.Name)
 			}
 		}
 	}
-	return nil
-}
-
-func atoi(s string) (int, error) {
-	if s == "" {
-		return 0, fmt.Errorf("empty")
-	}
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("not a number")
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, nil
 }
 
 func contains(list []string, s string) bool {

@@ -165,7 +165,9 @@ func TestGitHubContextFromGit(t *testing.T) {
 }
 
 func FuzzParseOn(f *testing.F) {
-	for _, s := range []string{"push", "[push, pull_request]", "push: {branches: [main]}", "schedule: [{cron: '* * * * *'}]", "workflow_dispatch: {inputs: {a: {type: choice}}}"} {
+	for _, s := range []string{"push", "[push, pull_request]", "push: {branches: [main]}", "schedule: [{cron: '* * * * *'}]", "workflow_dispatch: {inputs: {a: {type: choice}}}",
+		"schedule: [{cron: '*/5 1-3 * JAN mon-fri'}]", "workflow_call: {inputs: {a: {type: number, default: 1}}, secrets: {t: {required: true}}}",
+		"pull_request: {types: [opened], paths: ['a/**', '!a/b'], branches: ['v[0-9]+']}", "&a push: *a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -173,9 +175,17 @@ func FuzzParseOn(f *testing.F) {
 		if yaml.Unmarshal([]byte(s), &doc) != nil || len(doc.Content) == 0 {
 			return
 		}
-		on, _ := ParseOn("f.yml", doc.Content[0])
+		on, errs := ParseOn("f.yml", doc.Content[0])
+		for _, e := range errs {
+			if !strings.HasPrefix(e.Error(), "f.yml:") {
+				t.Errorf("error without position: %v", e)
+			}
+		}
 		if on != nil {
 			on.Match(Event{Name: "push", Payload: map[string]any{"ref": "refs/heads/main"}, ChangedFiles: []string{"a"}})
+			on.Match(Event{Name: "pull_request", Payload: map[string]any{"action": "opened", "pull_request": "x"}})
+			_, _ = on.Inputs("workflow_dispatch", map[string]string{"a": "1"})
+			_, _ = on.Inputs("workflow_call", nil)
 		}
 	})
 }
