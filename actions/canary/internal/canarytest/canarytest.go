@@ -1,0 +1,322 @@
+// Package canarytest starts the real parts a canary rollout needs on
+// loopback for tests: the demo apps, Debian's HAProxy with its Prometheus
+// exporter, and Debian's Prometheus scraping them. Everything stops in
+// t.Cleanup.
+package canarytest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Need finds a binary or skips (fails under CI, where setup installs it).
+func Need(t testing.TB, bin, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must have %s (scripts/setup.sh installs Debian's %s)", bin, pkg)
+		}
+		t.Skipf("%s is not installed: apt-get install %s", bin, pkg)
+	}
+	return p
+}
+
+// Start runs a command in its own process group, killed at cleanup.
+func Start(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	log := filepath.Join(t.TempDir(), filepath.Base(name)+".log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		f.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(log)
+			t.Logf("%s log:\n%s", filepath.Base(name), tail(string(data), 30))
+		}
+	})
+	return cmd
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// WaitHTTP polls url until it answers 2xx.
+func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer within %s (last error %v)", url, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	demoBin   string
+	buildErr  error
+)
+
+// DemoApp builds the demo app once per test binary (static, so it also
+// runs in a scratch image) and returns its path.
+func DemoApp(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gantry-demoapp-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		demoBin = filepath.Join(dir, "demoapp")
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", demoBin, "./actions/canary/testdata/demoapp")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build demoapp: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return demoBin
+}
+
+// Cleanup removes the demo app build; call it from TestMain.
+func Cleanup() {
+	if demoBin != "" {
+		os.RemoveAll(filepath.Dir(demoBin))
+	}
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// App runs the demo app on loopback and returns host:port.
+func App(t testing.TB, version string, failRate float64) string {
+	t.Helper()
+	bin := DemoApp(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	Start(t, bin, "-listen", addr, "-version", version, "-fail-rate", fmt.Sprint(failRate))
+	WaitHTTP(t, "http://"+addr+"/healthz", 30*time.Second)
+	return addr
+}
+
+// HAProxy is a running haproxy with a two-slot backend.
+type HAProxy struct {
+	Front   string // http://127.0.0.1:port/
+	Socket  string // runtime API
+	Backend string
+	Metrics string // host:port of the Prometheus exporter
+	Slots   [2]string
+}
+
+// StartHAProxy runs haproxy: backend "app" with slots blue (serving stable)
+// and green (idle, pointing at canaryAddr, which may be a placeholder).
+func StartHAProxy(t testing.TB, stableAddr, canaryAddr string) *HAProxy {
+	t.Helper()
+	bin := Need(t, "haproxy", "haproxy")
+	dir := t.TempDir()
+	h := &HAProxy{Socket: filepath.Join(dir, "admin.sock"), Backend: "app", Slots: [2]string{"blue", "green"}}
+	port, mport := FreePort(t), FreePort(t)
+	h.Front = fmt.Sprintf("http://127.0.0.1:%d/", port)
+	h.Metrics = fmt.Sprintf("127.0.0.1:%d", mport)
+	cfg := fmt.Sprintf(`global
+  stats socket %s mode 600 level admin
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend web
+  bind 127.0.0.1:%d
+  default_backend app
+frontend metrics
+  bind %s
+  http-request use-service prometheus-exporter if { path /metrics }
+backend app
+  balance roundrobin
+  server blue %s weight 100
+  server green %s weight 0
+`, h.Socket, port, h.Metrics, stableAddr, canaryAddr)
+	path := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Start(t, bin, "-f", path, "-db")
+	WaitHTTP(t, "http://"+h.Metrics+"/metrics", 30*time.Second)
+	return h
+}
+
+// StartPrometheus runs Prometheus scraping targets every second and
+// returns its base URL.
+func StartPrometheus(t testing.TB, targets ...string) string {
+	t.Helper()
+	bin := Need(t, "prometheus", "prometheus")
+	dir := t.TempDir()
+	var quoted []string
+	for _, tg := range targets {
+		quoted = append(quoted, fmt.Sprintf("%q", tg))
+	}
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: canary-test
+    static_configs:
+      - targets: [%s]
+`, strings.Join(quoted, ", "))
+	path := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	Start(t, bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	WaitHTTP(t, "http://"+addr+"/-/ready", 60*time.Second)
+	return "http://" + addr
+}
+
+// Load sends requests to url from a few workers until stop is closed and
+// counts answers by the X-Version header.
+type Load struct {
+	mu     sync.Mutex
+	counts map[string]int
+	errors int
+	stop   chan struct{}
+	done   sync.WaitGroup
+}
+
+// StartLoad begins sending traffic; it stops at cleanup.
+func StartLoad(t testing.TB, url string, workers int, pause time.Duration) *Load {
+	l := &Load{counts: map[string]int{}, stop: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; i < workers; i++ {
+		l.done.Add(1)
+		go func() {
+			defer l.done.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(pause):
+				}
+				resp, err := client.Get(url)
+				l.mu.Lock()
+				if err != nil {
+					l.errors++
+				} else {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					l.counts[resp.Header.Get("X-Version")]++
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(l.Stop)
+	return l
+}
+
+// Stop ends the load (safe to call twice).
+func (l *Load) Stop() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.done.Wait()
+}
+
+// Split sends n sequential requests and returns the share (0-100) answered
+// by version.
+func Split(url, version string, n int) (float64, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	hits := 0
+	for i := 0; i < n; i++ {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("X-Version") == version {
+			hits++
+		}
+	}
+	return 100 * float64(hits) / float64(n), nil
+}
+
+// Counts returns how many answers each version gave so far.
+func (l *Load) Counts() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.counts))
+	for k, v := range l.counts {
+		out[k] = v
+	}
+	return out
+}
