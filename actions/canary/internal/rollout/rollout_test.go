@@ -120,7 +120,7 @@ func (d *memDeployer) Remove(_ context.Context, r state.Release) error {
 	return nil
 }
 
-func (d *memDeployer) Alive(context.Context, state.Release) bool  { return true }
+func (d *memDeployer) Alive(context.Context, state.Release) bool    { return true }
 func (d *memDeployer) Healthy(context.Context, state.Release) error { return nil }
 
 type fixture struct {
