@@ -5,7 +5,10 @@
 package canarytest
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/gantry-ci/gantry/runner/container"
 	"io"
 	"net"
 	"net/http"
@@ -319,4 +322,53 @@ func (l *Load) Counts() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Engine connects to Docker or skips (fails under CI).
+func Engine(t testing.TB) *container.Engine {
+	t.Helper()
+	e, err := container.Connect(context.Background())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must have a Docker engine (scripts/setup.sh): %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// DemoImage builds a scratch image holding the demo app (listening on
+// :8080, version and failure rate from VERSION and FAIL_RATE).
+func DemoImage(t testing.TB, e *container.Engine) string {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(DemoApp(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demoapp"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	df := filepath.Join(dir, "Dockerfile")
+	if err := os.WriteFile(df, []byte("FROM scratch\nCOPY demoapp /demoapp\nEXPOSE 8080\nENTRYPOINT [\"/demoapp\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := e.BuildImage(context.Background(), dir, df, nil, "gantry-canary-demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// Leftovers fails the test if containers of the rollout are still there.
+func Leftovers(t testing.TB, e *container.Engine, runID string) {
+	t.Helper()
+	left, err := e.Leftovers(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 }
