@@ -26,7 +26,8 @@ sock=/var/run/docker.sock
 ping() { curl -sf --max-time 3 --unix-socket "$sock" http://docker/_ping >/dev/null 2>&1; }
 if [ -z "${DOCKER_HOST:-}" ] && ! ping; then
 	log "starting dockerd (log: /var/log/gantry-dockerd.log)"
-	nohup dockerd >/var/log/gantry-dockerd.log 2>&1 &
+	# fd 9 (the setup lock) must not live on in the daemon, or the next setup waits forever.
+	nohup dockerd >/var/log/gantry-dockerd.log 2>&1 9>&- &
 	for _ in $(seq 1 60); do ping && break; sleep 1; done
 	if ! ping; then
 		echo "setup: dockerd did not answer within 60 s; see /var/log/gantry-dockerd.log" >&2

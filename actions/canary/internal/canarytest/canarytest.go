@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,6 +175,7 @@ type HAProxy struct {
 	Socket  string // runtime API
 	Backend string
 	Metrics string // host:port of the Prometheus exporter
+	MapFile string // header/cookie routes
 	Slots   [2]string
 }
 
@@ -183,7 +185,10 @@ func StartHAProxy(t testing.TB, stableAddr, canaryAddr string) *HAProxy {
 	t.Helper()
 	bin := Need(t, "haproxy", "haproxy")
 	dir := t.TempDir()
-	h := &HAProxy{Socket: filepath.Join(dir, "admin.sock"), Backend: "app", Slots: [2]string{"blue", "green"}}
+	h := &HAProxy{Socket: filepath.Join(dir, "admin.sock"), Backend: "app", MapFile: filepath.Join(dir, "canary.map"), Slots: [2]string{"blue", "green"}}
+	if err := os.WriteFile(h.MapFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	port, mport := FreePort(t), FreePort(t)
 	h.Front = fmt.Sprintf("http://127.0.0.1:%d/", port)
 	h.Metrics = fmt.Sprintf("127.0.0.1:%d", mport)
@@ -202,9 +207,12 @@ frontend metrics
   http-request use-service prometheus-exporter if { path /metrics }
 backend app
   balance roundrobin
+  http-request set-var(txn.gantry_canary) req.hdrs,map_reg(%s)
+  use-server blue if { var(txn.gantry_canary) -m str blue }
+  use-server green if { var(txn.gantry_canary) -m str green }
   server blue %s weight 100
   server green %s weight 0
-`, h.Socket, port, h.Metrics, stableAddr, canaryAddr)
+`, h.Socket, port, h.Metrics, h.MapFile, stableAddr, canaryAddr)
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -370,5 +378,26 @@ func Leftovers(t testing.TB, e *container.Engine, runID string) {
 	}
 	if len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// WaitSeries waits until Prometheus answers query with at least one
+// series, e.g. until it has scraped a target twice.
+func WaitSeries(t testing.TB, prom, query string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(prom + "/api/v1/query?query=" + url.QueryEscape(query))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), `"metric"`) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus at %s has no data for %s after %s", prom, query, timeout)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
