@@ -3,7 +3,10 @@ package canaryaction
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,7 +206,18 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 	r := newRig(t, 0)
 	load := canarytest.StartLoad(t, r.h.Front, 4, 5*time.Millisecond)
 	splits := withSplits(t, load)
-	res := runAction(t, r.inputs(nil))
+	var mu sync.Mutex
+	var phases []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var ev struct{ Phase string }
+		_ = json.NewDecoder(req.Body).Decode(&ev)
+		mu.Lock()
+		phases = append(phases, ev.Phase)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	charts := t.TempDir()
+	res := runAction(t, r.inputs(map[string]string{"webhook-url": hook.URL, "webhook-secret": "s3cret", "chart-dir": charts}))
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.log)
 	}
@@ -231,8 +245,25 @@ func TestGoodCanaryIsPromoted(t *testing.T) {
 			t.Errorf("step %d%%: measured %.1f%% to the canary", w, got)
 		}
 	}
-	if !strings.Contains(res.summary, "success-rate") || !strings.Contains(res.summary, "promoted") {
-		t.Errorf("summary lacks the measurements:\n%s", res.summary)
+	if !strings.Contains(res.summary, "success-rate") || !strings.Contains(res.summary, "promoted") || !strings.Contains(res.summary, "xychart-beta") {
+		t.Errorf("summary lacks the measurements or the chart:\n%s", res.summary)
+	}
+	mu.Lock()
+	got := strings.Join(phases, ",")
+	mu.Unlock()
+	if got != "started,step,step,step,step,promoted" {
+		t.Errorf("webhook saw %s", got)
+	}
+	svg, err := os.ReadFile(res.outputs["chart"])
+	if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+		t.Errorf("chart output %q: %v", res.outputs["chart"], err)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(res.outputs["chart"], ".svg") + ".png"); err != nil {
+		t.Errorf("no PNG chart: %v", err)
+	}
+	// Only the ::add-mask:: command (which the runner swallows) may name it.
+	if strings.Count(res.log, "s3cret") != strings.Count(res.log, "::add-mask::s3cret") {
+		t.Error("the webhook secret reached the log")
 	}
 }
 
@@ -392,5 +423,75 @@ func TestManualPauseThenPromoteThenRollback(t *testing.T) {
 	res = runAction(t, in)
 	if res.code == 0 {
 		t.Errorf("a second rollback with nothing warm succeeded\n%s", res.log)
+	}
+}
+
+func TestNginxRouterCanary(t *testing.T) {
+	stable := canarytest.App(t, "v1", 0)
+	canary := canarytest.App(t, "v2", 0)
+	n := canarytest.StartNginx(t, func() string {
+		return (&router.Nginx{Upstream: "app", Stable: stable}).Render(0)
+	})
+	load := canarytest.StartLoad(t, n.Front, 4, 5*time.Millisecond)
+	splits := withSplits(t, load)
+	res := runAction(t, map[string]string{
+		"version": "v2", "name": "nginx-shop", "canary-address": canary, "stable-address": stable,
+		"health-path": "/healthz", "router": "nginx", "nginx-upstream-file": n.UpstreamFile,
+		"nginx-args": n.Args, "nginx-pid-file": n.PidFile, "steps": "25,50,100", "interval": "2s",
+		"state-file": filepath.Join(t.TempDir(), "state.json"), "canary-header": "X-Canary=always",
+	})
+	if res.code != 0 || res.outputs["result"] != "promoted" {
+		t.Fatalf("exit %d outputs %v\n%s", res.code, res.outputs, res.log)
+	}
+	for _, w := range []int{25, 50} {
+		got, ok := splits.splits[w]
+		t.Logf("nginx step %d%%: %.1f%% to the canary", w, got)
+		if !ok || got < float64(w)-3 || got > float64(w)+3 {
+			t.Errorf("nginx step %d%%: measured %.1f%% (measured: %v)", w, got, ok)
+		}
+	}
+	if share, err := canarytest.Split(n.Front, "v2", 100); err != nil || share != 100 {
+		t.Errorf("after promotion %.0f%% reach v2 (%v)", share, err)
+	}
+}
+
+func TestBlueGreenWithImage(t *testing.T) {
+	e := canarytest.Engine(t)
+	img := canarytest.DemoImage(t, e)
+	r := newRig(t, 0)
+	canarytest.StartLoad(t, r.h.Front, 2, 10*time.Millisecond)
+	name := fmt.Sprintf("bg-%d", time.Now().UnixNano())
+	t.Cleanup(func() { _ = e.Cleanup(context.Background(), "canary-"+name) })
+	in := r.inputs(map[string]string{
+		"name": name, "strategy": "blue-green", "canary-address": "", "canary-image": img, "canary-port": "8080",
+		"canary-env": "VERSION=v2", "version": "v2", "interval": "3s", "rollback-window": "0",
+		"analysis": fmt.Sprintf("prometheus: %s\nbackend: app\nsmoke:\n  - path: /healthz\n    status: 200\n    contains: ok\nweb:\n  - name: health\n    url: http://%s/healthz\n    status: 200\n    json-path: status\n    equals: ok\n", r.prom, r.stable),
+	})
+	res := runAction(t, in)
+	if res.code != 0 || res.outputs["result"] != "promoted" {
+		t.Fatalf("exit %d outputs %v\n%s", res.code, res.outputs, res.log)
+	}
+	// One switch: everything reaches the container now.
+	if share, err := canarytest.Split(r.h.Front, "v2", 100); err != nil || share != 100 {
+		t.Errorf("after the switch %.0f%% reach v2 (%v)", share, err)
+	}
+	st := loadState(t, r.state)
+	if st.Stable.Container == "" || st.StableSlot != "green" {
+		t.Errorf("state %+v", st)
+	}
+	// A bad green is switched back at once and its container removed.
+	in["version"], in["canary-env"] = "v3", "VERSION=v3\nFAIL_RATE=1"
+	in["analysis"] = fmt.Sprintf("prometheus: %s\nbackend: app\nmetrics:\n  - name: success-rate\n    success-rate: 0.95\n", r.prom)
+	in["health-path"] = "/healthz"
+	res = runAction(t, in)
+	if res.code == 0 || res.outputs["rolled-back"] != "true" {
+		t.Fatalf("bad blue-green: exit %d outputs %v\n%s", res.code, res.outputs, res.log)
+	}
+	if share, err := canarytest.Split(r.h.Front, "v2", 100); err != nil || share != 100 {
+		t.Errorf("after switching back %.0f%% reach v2 (%v)", share, err)
+	}
+	left, _ := e.Leftovers(context.Background(), "canary-"+name)
+	if len(left) != 1 {
+		t.Errorf("containers of the rollout: %v, want only the serving v2", left)
 	}
 }

@@ -401,3 +401,49 @@ func WaitSeries(t testing.TB, prom, query string, timeout time.Duration) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// Nginx is a running nginx whose upstream file the canary router renders.
+type Nginx struct {
+	Front        string
+	UpstreamFile string
+	PidFile      string
+	Args         string // -p DIR -c FILE, for the action's nginx-args
+}
+
+// StartNginx runs nginx in front of stable, including the upstream file
+// (rendered with the stable alone by render) and proxying to $gantry_app.
+func StartNginx(t testing.TB, render func() string) *Nginx {
+	t.Helper()
+	bin := Need(t, "nginx", "nginx-light")
+	dir := t.TempDir()
+	n := &Nginx{UpstreamFile: filepath.Join(dir, "upstream.conf"), PidFile: filepath.Join(dir, "nginx.pid")}
+	if err := os.WriteFile(n.UpstreamFile, []byte(render()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := FreePort(t)
+	n.Front = fmt.Sprintf("http://127.0.0.1:%d/", port)
+	conf := filepath.Join(dir, "nginx.conf")
+	cfg := fmt.Sprintf(`worker_processes 1;
+pid %s;
+error_log %s/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %s/tmp;
+  proxy_temp_path %s/tmp;
+  include %s;
+  server {
+    listen 127.0.0.1:%d;
+    location / { proxy_pass http://$gantry_app; }
+  }
+}
+`, n.PidFile, dir, dir, dir, n.UpstreamFile, port)
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.MkdirAll(filepath.Join(dir, "tmp"), 0o755)
+	n.Args = "-p " + dir + " -c " + conf
+	Start(t, bin, "-p", dir, "-c", conf, "-g", "daemon off;")
+	WaitHTTP(t, n.Front, 30*time.Second)
+	return n
+}

@@ -464,6 +464,12 @@ func (c *Controller) analyse(ctx context.Context, st *state.State, r Router, i, 
 	if err := c.Store.Save(st); err != nil {
 		return err
 	}
+	if res.Verdict == Pause && i < 0 {
+		// The idle colour has no traffic before the switch, so traffic
+		// metrics have no data yet; only failures count here.
+		c.logf("idle colour: %s (no traffic before the switch; judged again after it)", res.Reason)
+		res.Verdict = Continue
+	}
 	switch res.Verdict {
 	case Fail:
 		return c.rollback(ctx, st, state.RolledBack, fmt.Sprintf("analysis failed at %d%%: %s", weight, res.Reason))
