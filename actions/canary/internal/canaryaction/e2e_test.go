@@ -195,7 +195,7 @@ func haproxyWeight(t *testing.T, r *rig, stable, canary string) int {
 
 func loadState(t *testing.T, path string) *state.State {
 	t.Helper()
-	st, err := (&state.Store{Path: path}).Load()
+	st, err := (&state.File{Path: path}).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		st, err := (&state.Store{Path: r.state}).Load()
+		st, err := (&state.File{Path: r.state}).Load()
 		if err == nil && st.Weight == 25 {
 			break
 		}
@@ -493,5 +493,29 @@ func TestBlueGreenWithImage(t *testing.T) {
 	left, _ := e.Leftovers(context.Background(), "canary-"+name)
 	if len(left) != 1 {
 		t.Errorf("containers of the rollout: %v, want only the serving v2", left)
+	}
+}
+
+func TestStateInPostgresAcrossRuns(t *testing.T) {
+	r := newRig(t, 0)
+	pg := canarytest.StartPostgres(t)
+	canarytest.StartLoad(t, r.h.Front, 2, 10*time.Millisecond)
+	in := r.inputs(map[string]string{"steps": "25,pause,100", "interval": "1s", "analysis": "", "state-url": pg,
+		"state-file": filepath.Join(t.TempDir(), "unused.json")})
+	res := runAction(t, in)
+	if res.code != 0 || res.outputs["result"] != "paused" {
+		t.Fatalf("deploy: exit %d outputs %v\n%s", res.code, res.outputs, res.log)
+	}
+	// The later run is "elsewhere": its own state file would be empty.
+	in["action"], in["state-file"] = "promote", filepath.Join(t.TempDir(), "elsewhere.json")
+	res = runAction(t, in)
+	if res.code != 0 || res.outputs["result"] != "promoted" {
+		t.Fatalf("promote: exit %d outputs %v\n%s", res.code, res.outputs, res.log)
+	}
+	if w := haproxyWeight(t, r, "blue", "green"); w != 100 {
+		t.Errorf("green holds %d%%", w)
+	}
+	if strings.Contains(res.log, "gantry@") && !strings.Contains(res.log, "::add-mask::") {
+		t.Errorf("the state URL reached the log")
 	}
 }

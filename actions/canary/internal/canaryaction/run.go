@@ -28,7 +28,7 @@ type inputs struct {
 	steps                                        []rollout.Step
 	interval, deadline, rollbackWait, window     time.Duration
 	rollbackSteps                                []int
-	stateFile                                    string
+	stateFile, stateURL                          string
 	chartDir                                     string
 }
 
@@ -81,6 +81,13 @@ func readInputs(k *actionkit.Kit) inputs {
 		}
 		in.stateFile = filepath.Join(base, "gantry-canary", in.name+".json")
 	}
+	in.stateURL = k.String("state-url", "")
+	if in.stateURL != "" {
+		k.Mask(in.stateURL)
+		if !strings.HasPrefix(in.stateURL, "postgres://") && !strings.HasPrefix(in.stateURL, "postgresql://") {
+			k.Invalid("state-url", "use a postgres:// URL (or leave it empty for state-file)")
+		}
+	}
 	in.chartDir = k.String("chart-dir", "")
 	return in
 }
@@ -107,7 +114,7 @@ func Run(k *actionkit.Kit) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store := &state.Store{Path: in.stateFile}
+	store := in.store()
 	c := &rollout.Controller{
 		Config: rollout.Config{
 			Name: in.name, Version: in.version, Strategy: in.strategy, Steps: in.steps,
@@ -123,7 +130,8 @@ func Run(k *actionkit.Kit) error {
 		Logf:     k.Logf,
 		OnWeight: onWeight,
 	}
-	k.Logf("%s %s: rollout %s (state in %s)", in.action, in.version, in.name, in.stateFile)
+	defer store.Unlock()
+	k.Logf("%s %s: rollout %s (state in %s)", in.action, in.version, in.name, store.Where())
 	var st *state.State
 	switch in.action {
 	case "deploy":
@@ -231,7 +239,7 @@ func summary(in inputs, st *state.State, result string, err error) string {
 
 // keepRecordIDs saves the GitHub deployment and Grafana annotation IDs so
 // a later run (promote, abort, resume) updates the same records.
-func keepRecordIDs(store *state.Store, w *wiring) {
+func keepRecordIDs(store state.Store, w *wiring) {
 	dep, ann := w.deploymentID(), int64(0)
 	if w.rec != nil && w.rec.grafana != nil {
 		ann = w.rec.grafana.AnnotationID()
@@ -249,4 +257,13 @@ func keepRecordIDs(store *state.Store, w *wiring) {
 	}
 	st.Deployment, st.Annotation = dep, ann
 	_ = store.Save(st)
+}
+
+// store is where the rollout's state lives: PostgreSQL when runs happen on
+// different machines, else a file.
+func (in inputs) store() state.Store {
+	if in.stateURL != "" {
+		return &state.Postgres{URL: in.stateURL, Name: in.name}
+	}
+	return &state.File{Path: in.stateFile}
 }

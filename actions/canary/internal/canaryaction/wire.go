@@ -80,7 +80,9 @@ func wire(k *actionkit.Kit, in inputs) (*wiring, error) {
 	} else {
 		k.Logf("warning: no analysis configured: steps are judged by nothing but time")
 	}
-	saved, err := (&state.Store{Path: in.stateFile}).Load()
+	st := in.store()
+	saved, err := st.Load()
+	st.Unlock()
 	if err != nil {
 		k.Invalid("state-file", "%v", err)
 		saved = &state.State{}

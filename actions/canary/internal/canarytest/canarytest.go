@@ -15,7 +15,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -446,4 +448,71 @@ http {
 	Start(t, bin, "-p", dir, "-c", conf, "-g", "daemon off;")
 	WaitHTTP(t, n.Front, 30*time.Second)
 	return n
+}
+
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// StartPostgres runs a throwaway PostgreSQL 15 cluster on loopback (as the
+// postgres user when the tests run as root, since it refuses root) and
+// returns a URL to its database.
+func StartPostgres(t testing.TB) string {
+	t.Helper()
+	for _, b := range []string{"initdb", "postgres", "pg_isready"} {
+		if _, err := os.Stat(filepath.Join(pgBin, b)); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI must have PostgreSQL 15 (scripts/setup.sh installs postgresql)")
+			}
+			t.Skipf("PostgreSQL 15 is not installed: apt-get install postgresql-15")
+		}
+	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Skip("running as root with no postgres user to run PostgreSQL as")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	dir, err := os.MkdirTemp("", "gantry-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initdb := exec.Command(filepath.Join(pgBin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "gantry", "--auth=trust", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port := FreePort(t)
+	pg := exec.Command(filepath.Join(pgBin, "postgres"), "-D", filepath.Join(dir, "data"), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir, "-F")
+	pg.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pg.Process.Pid, syscall.SIGINT) // fast shutdown
+		done := make(chan struct{})
+		go func() { _ = pg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-pg.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	deadline := time.Now().Add(time.Minute)
+	for exec.Command(filepath.Join(pgBin, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port)).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("PostgreSQL did not accept connections within a minute")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Sprintf("postgres://gantry@127.0.0.1:%d/postgres?sslmode=disable", port)
 }

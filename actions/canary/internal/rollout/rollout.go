@@ -105,7 +105,7 @@ type Config struct {
 // Controller runs rollouts.
 type Controller struct {
 	Config   Config
-	Store    *state.Store
+	Store    state.Store
 	Routers  Routers
 	Judge    Judge
 	Deployer Deployer

@@ -146,7 +146,7 @@ func newFixture(t *testing.T, steps string) *fixture {
 	f.c = &Controller{
 		Config: Config{Name: "app", Version: "v2", Steps: s, Interval: 10 * time.Millisecond,
 			Slots: [2]string{"blue", "green"}, RollbackWindow: time.Hour},
-		Store: &state.Store{Path: filepath.Join(t.TempDir(), "state.json")},
+		Store: &state.File{Path: filepath.Join(t.TempDir(), "state.json")},
 		Routers: func(stable, canary state.Release) (Router, error) {
 			c := canary.Slot
 			if c == "" {
@@ -301,7 +301,7 @@ func TestPromoteRequestSkipsRemainingSteps(t *testing.T) {
 	go func() { _, err := f.c.Deploy(context.Background()); done <- err }()
 	waitFor(t, func() bool { st, _ := f.c.Store.Load(); return st.Weight == 10 })
 	later := *f.c // another workflow run: its own handle on the state
-	later.Store = &state.Store{Path: f.c.Store.Path}
+	later.Store = &state.File{Path: f.c.Store.(*state.File).Path}
 	st, err := later.Promote(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +362,7 @@ func TestLockedRolloutRefusesSecondDeploy(t *testing.T) {
 	go func() { _, err := f.c.Deploy(context.Background()); done <- err }()
 	waitFor(t, func() bool { st, _ := f.c.Store.Load(); return st.Weight == 10 })
 	other := *f.c
-	other.Store = &state.Store{Path: f.c.Store.Path}
+	other.Store = &state.File{Path: f.c.Store.(*state.File).Path}
 	if _, err := other.Deploy(context.Background()); err == nil || !strings.Contains(err.Error(), "another run") {
 		t.Errorf("err = %v", err)
 	}

@@ -81,14 +81,40 @@ type State struct {
 // Active reports whether a rollout is under way (not finished either way).
 func (s *State) Active() bool { return s.Phase == Progressing || s.Phase == Paused }
 
-// Store is a state file plus its lock and request files beside it.
-type Store struct {
+// Store keeps one rollout's state where every run that drives it can
+// reach it, with a lock that dies with the run holding it and the requests
+// other runs leave for that run.
+type Store interface {
+	// Load reads the state; nothing saved yet is an idle rollout.
+	Load() (*State, error)
+	Save(st *State) error
+	// Lock takes the rollout's lock without waiting (ErrLocked when held).
+	Lock() error
+	// LockWait takes the lock, waiting up to timeout for its holder.
+	LockWait(timeout time.Duration) error
+	Unlock()
+	// Request asks the run holding the lock to abort or promote.
+	Request(kind, reason string) error
+	Requested(kind string) (bool, string)
+	ClearRequests()
+	// Where names the store for logs (never with credentials).
+	Where() string
+}
+
+// File is a state file plus its lock and request files beside it: enough
+// when every run of the rollout sees the same disk (one self-hosted host).
+type File struct {
 	Path string
 	lock *os.File
 }
 
+var _ Store = (*File)(nil)
+
+// Where implements Store.
+func (s *File) Where() string { return s.Path }
+
 // Load reads the state; a missing file is an idle rollout.
-func (s *Store) Load() (*State, error) {
+func (s *File) Load() (*State, error) {
 	data, err := os.ReadFile(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &State{Phase: Idle}, nil
@@ -96,17 +122,25 @@ func (s *Store) Load() (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read canary state: %w", err)
 	}
+	return decode(data, s.Path)
+}
+
+func decode(data []byte, where string) (*State, error) {
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("canary state %s is not valid JSON (%v): fix or remove it after checking the router by hand", s.Path, err)
+		return nil, fmt.Errorf("canary state in %s is not valid JSON (%v): fix or remove it after checking the router by hand", where, err)
 	}
 	return &st, nil
 }
 
-// Save writes the state atomically, so a kill never leaves half a file.
-func (s *Store) Save(st *State) error {
+func encode(st *State) ([]byte, error) {
 	st.Updated = time.Now().UTC()
-	data, err := json.MarshalIndent(st, "", "  ")
+	return json.MarshalIndent(st, "", "  ")
+}
+
+// Save writes the state atomically, so a kill never leaves half a file.
+func (s *File) Save(st *State) error {
+	data, err := encode(st)
 	if err != nil {
 		return err
 	}
@@ -138,7 +172,7 @@ var ErrLocked = errors.New("another run holds the rollout")
 
 // Lock takes the rollout's lock without waiting. The kernel drops it when
 // the process dies, so a killed run never blocks the next one.
-func (s *Store) Lock() error {
+func (s *File) Lock() error {
 	if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
 		return fmt.Errorf("lock canary state: %w", err)
 	}
@@ -158,7 +192,9 @@ func (s *Store) Lock() error {
 }
 
 // LockWait takes the lock, waiting up to timeout for a running run to end.
-func (s *Store) LockWait(timeout time.Duration) error {
+func (s *File) LockWait(timeout time.Duration) error { return lockWait(s, timeout) }
+
+func lockWait(s Store, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := s.Lock()
@@ -170,7 +206,7 @@ func (s *Store) LockWait(timeout time.Duration) error {
 }
 
 // Unlock releases the lock.
-func (s *Store) Unlock() {
+func (s *File) Unlock() {
 	if s.lock != nil {
 		_ = syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
 		s.lock.Close()
@@ -184,10 +220,10 @@ const (
 	RequestPromote = "promote"
 )
 
-func (s *Store) requestPath(kind string) string { return s.Path + "." + kind }
+func (s *File) requestPath(kind string) string { return s.Path + "." + kind }
 
 // Request asks the running rollout to abort or promote.
-func (s *Store) Request(kind, reason string) error {
+func (s *File) Request(kind, reason string) error {
 	if err := os.WriteFile(s.requestPath(kind), []byte(reason+"\n"), 0o644); err != nil {
 		return fmt.Errorf("request %s: %w", kind, err)
 	}
@@ -195,7 +231,7 @@ func (s *Store) Request(kind, reason string) error {
 }
 
 // Requested reports a pending request and its reason.
-func (s *Store) Requested(kind string) (bool, string) {
+func (s *File) Requested(kind string) (bool, string) {
 	data, err := os.ReadFile(s.requestPath(kind))
 	if err != nil {
 		return false, ""
@@ -204,7 +240,7 @@ func (s *Store) Requested(kind string) (bool, string) {
 }
 
 // ClearRequests removes pending requests once acted on.
-func (s *Store) ClearRequests() {
+func (s *File) ClearRequests() {
 	os.Remove(s.requestPath(RequestAbort))
 	os.Remove(s.requestPath(RequestPromote))
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	s := &Store{Path: filepath.Join(t.TempDir(), "a", "b", "state.json")}
+	s := &File{Path: filepath.Join(t.TempDir(), "a", "b", "state.json")}
 	st, err := s.Load()
 	if err != nil || st.Phase != Idle {
 		t.Fatalf("missing file: %+v %v", st, err)
@@ -35,7 +35,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 }
 
 func TestCorruptStateNamesTheFile(t *testing.T) {
-	s := &Store{Path: filepath.Join(t.TempDir(), "state.json")}
+	s := &File{Path: filepath.Join(t.TempDir(), "state.json")}
 	if err := os.WriteFile(s.Path, []byte("{half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestCorruptStateNamesTheFile(t *testing.T) {
 
 func TestLockIsExclusiveAndReleased(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	a, b := &Store{Path: path}, &Store{Path: path}
+	a, b := &File{Path: path}, &File{Path: path}
 	if err := a.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestLockIsExclusiveAndReleased(t *testing.T) {
 }
 
 func TestRequests(t *testing.T) {
-	s := &Store{Path: filepath.Join(t.TempDir(), "state.json")}
+	s := &File{Path: filepath.Join(t.TempDir(), "state.json")}
 	if ok, _ := s.Requested(RequestAbort); ok {
 		t.Fatal("abort requested out of nothing")
 	}
