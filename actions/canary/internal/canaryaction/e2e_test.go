@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -105,6 +106,10 @@ func runAction(t *testing.T, inputs map[string]string) result {
 		}
 	}
 	for k, v := range inputs {
+		if name, ok := strings.CutPrefix(k, "env:"); ok {
+			env[name] = v
+			continue
+		}
 		env["INPUT_"+strings.ToUpper(k)] = v
 	}
 	var log syncBuffer
@@ -271,7 +276,35 @@ func TestBadCanaryIsRolledBack(t *testing.T) {
 	r := newRig(t, 0.3)
 	canarytest.StartLoad(t, r.h.Front, 4, 5*time.Millisecond)
 	const failureLimit = 1
-	res := runAction(t, r.inputs(map[string]string{"analysis": r.analysisYAML(failureLimit)}))
+	// GitHub's deployments API, faked: the deployment and its statuses.
+	var mu sync.Mutex
+	var calls []string
+	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(req.Body).Decode(&body)
+		mu.Lock()
+		defer mu.Unlock()
+		if req.Header.Get("Authorization") != "Bearer ghs_test" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case req.Method == "POST" && req.URL.Path == "/repos/acme/shop/deployments":
+			calls = append(calls, fmt.Sprintf("deployment %v %v", body["ref"], body["environment"]))
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"id": 42}`)
+		case req.Method == "POST" && req.URL.Path == "/repos/acme/shop/deployments/42/statuses":
+			calls = append(calls, fmt.Sprint("status ", body["state"]))
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"id": 1}`)
+		default:
+			calls = append(calls, req.Method+" "+req.URL.Path)
+			_, _ = io.WriteString(w, `[]`)
+		}
+	}))
+	t.Cleanup(gh.Close)
+	res := runAction(t, r.inputs(map[string]string{"analysis": r.analysisYAML(failureLimit), "github-token": "ghs_test",
+		"env:GITHUB_API_URL": gh.URL + "/", "env:GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567"}))
 	if res.code == 0 {
 		t.Fatalf("a canary failing 30%% of requests passed\n%s", res.log)
 	}
@@ -289,6 +322,15 @@ func TestBadCanaryIsRolledBack(t *testing.T) {
 	}
 	if st.StableSlot != "blue" {
 		t.Errorf("stable slot moved to %s on a rollback", st.StableSlot)
+	}
+	mu.Lock()
+	got := strings.Join(calls, "; ")
+	mu.Unlock()
+	if !strings.HasPrefix(got, "deployment 0123456789abcdef0123456789abcdef01234567 production; status in_progress") || !strings.HasSuffix(got, "status failure") {
+		t.Errorf("GitHub saw: %s", got)
+	}
+	if res.outputs["deployment-id"] != "42" {
+		t.Errorf("deployment-id %q", res.outputs["deployment-id"])
 	}
 }
 
