@@ -41,6 +41,7 @@ type runFlags struct {
 	keep         bool
 	workRoot     string
 	actor        string
+	network      string
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -87,6 +88,7 @@ validation errors.`,
 	fl.BoolVar(&f.keep, "keep-workdir", false, "keep the run's working directory for debugging")
 	fl.StringVar(&f.workRoot, "workdir", "", "where run directories are made (default: the system temp dir)")
 	fl.StringVar(&f.actor, "actor", "", "github.actor (default: from the payload or git)")
+	fl.StringVar(&f.network, "network", "", "Docker network for job containers and docker actions of jobs without services, e.g. host to reach this machine's loopback (default: Docker's bridge)")
 	return cmd
 }
 
@@ -219,7 +221,7 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 		Out: stdio.Out, Color: stdio.IsTTY && !f.noColor && os.Getenv("NO_COLOR") == "",
 		Groups:      os.Getenv("GITHUB_ACTIONS") == "true",
 		ActionCache: f.actionCache, ActionMirror: f.actionMirror,
-		KeepWorkDir: f.keep, WorkRoot: f.workRoot, Actor: f.actor,
+		KeepWorkDir: f.keep, WorkRoot: f.workRoot, Actor: f.actor, Network: f.network,
 		Masker: mask.New(),
 	}
 	var err error

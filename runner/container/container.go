@@ -58,6 +58,28 @@ type Container struct {
 
 // Start creates and starts a container; on any failure nothing is left behind.
 func (e *Engine) Start(ctx context.Context, spec Spec) (*Container, error) {
+	c, err := e.create(ctx, spec, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// start starts a created container, removing it when that fails.
+func (c *Container) start(ctx context.Context) error {
+	if err := c.e.cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		_ = c.Remove(context.WithoutCancel(ctx))
+		return fmt.Errorf("start container %s (%s): %w", c.Name, c.spec.Image, err)
+	}
+	return nil
+}
+
+// create makes the container without starting it; attach asks for its
+// stdout and stderr to be streamed to a client that attaches.
+func (e *Engine) create(ctx context.Context, spec Spec, attach bool) (*Container, error) {
 	opts, err := parseOptions(spec.Options)
 	if err != nil {
 		return nil, err
@@ -66,13 +88,15 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (*Container, error) {
 		return nil, err
 	}
 	cfg := &container.Config{
-		Image:       spec.Image,
-		Env:         append(envList(spec.Env), opts.env...),
-		Labels:      labels(spec.RunID, spec.Job),
-		Hostname:    opts.hostname,
-		User:        opts.user,
-		WorkingDir:  spec.WorkDir,
-		Healthcheck: opts.health,
+		Image:        spec.Image,
+		Env:          append(envList(spec.Env), opts.env...),
+		Labels:       labels(spec.RunID, spec.Job),
+		Hostname:     opts.hostname,
+		User:         opts.user,
+		WorkingDir:   spec.WorkDir,
+		Healthcheck:  opts.health,
+		AttachStdout: attach,
+		AttachStderr: attach,
 	}
 	for k, v := range opts.labels {
 		cfg.Labels[k] = v
@@ -136,9 +160,12 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (*Container, error) {
 	var netCfg *network.NetworkingConfig
 	if spec.Network != "" {
 		host.NetworkMode = container.NetworkMode(spec.Network)
-		netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			spec.Network: {Aliases: append(append([]string{}, spec.Aliases...), opts.aliases...)},
-		}}
+		// Docker refuses aliases outside user-defined networks.
+		if host.NetworkMode.IsUserDefined() {
+			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+				spec.Network: {Aliases: append(append([]string{}, spec.Aliases...), opts.aliases...)},
+			}}
+		}
 	}
 	resp, err := e.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, spec.Name)
 	if err != nil {
@@ -149,10 +176,6 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (*Container, error) {
 		if ii, err := e.cli.ImageInspect(ctx, spec.Image); err == nil && ii.Config != nil && ii.Config.Healthcheck != nil && len(ii.Config.Healthcheck.Test) > 0 && ii.Config.Healthcheck.Test[0] != "NONE" {
 			c.health = true
 		}
-	}
-	if err := e.cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
-		_ = c.Remove(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("start container %s (%s): %w", spec.Name, spec.Image, err)
 	}
 	return c, nil
 }
@@ -315,21 +338,27 @@ func (c *Container) killExec(execID string) {
 // RunOnce runs a container to completion (a docker action), streaming its
 // output, and removes it. Cancelling ctx stops and removes it.
 func (e *Engine) RunOnce(ctx context.Context, spec Spec, stdout, stderr io.Writer) (int, error) {
-	c, err := e.Start(ctx, spec)
+	c, err := e.create(ctx, spec, true)
 	if err != nil {
 		return -1, err
 	}
 	defer func() { _ = c.Remove(context.WithoutCancel(ctx)) }()
-	rc, err := e.cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	// Attached before the start, as docker run does: following the logs
+	// of a container that exits at once can miss a last line without a
+	// newline, which the log driver still holds.
+	hj, err := e.cli.ContainerAttach(ctx, c.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return -1, fmt.Errorf("logs of %s: %w", spec.Name, err)
+		return -1, fmt.Errorf("attach to %s: %w", spec.Name, err)
 	}
-	defer rc.Close()
+	defer hj.Close()
 	copied := make(chan struct{})
 	go func() {
-		_, _ = stdcopy.StdCopy(stdout, stderr, rc)
+		_, _ = stdcopy.StdCopy(stdout, stderr, hj.Reader)
 		close(copied)
 	}()
+	if err := c.start(ctx); err != nil {
+		return -1, err
+	}
 	waitC, errC := e.cli.ContainerWait(ctx, c.ID, container.WaitConditionNotRunning)
 	select {
 	case w := <-waitC:

@@ -63,9 +63,14 @@ func (b *Backend) StartJob(ctx context.Context, spec engine.ContainerJobSpec) (e
 	}()
 	base := "gantry-" + safe(spec.RunID) + "-" + safe(spec.Job) + "-" + suffix()
 	// A job network is only needed for services to be reached by name;
-	// without services the default bridge saves its set-up and removal.
-	netName := ""
+	// without services the network asked for (or the default bridge) saves
+	// its set-up and removal.
+	netName := spec.Network
+	j.netName = netName
 	if len(spec.Services) > 0 {
+		if spec.Network != "" {
+			log(spec, "The job has services, so it uses its own network instead of %s", spec.Network)
+		}
 		netID, err := b.e.CreateNetwork(ctx, spec.RunID, spec.Job, base)
 		if err != nil {
 			return nil, err

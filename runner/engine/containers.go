@@ -40,6 +40,7 @@ type ContainerJobSpec struct {
 	Password string
 	Mounts   []Mount // host directories the job needs, at fixed container paths
 	Services []ServiceSpec
+	Network  string // used when there are no services: see Options.Network
 	Log      func(format string, args ...any)
 }
 
@@ -97,9 +98,10 @@ const (
 
 func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr.Env) error {
 	spec := ContainerJobSpec{
-		RunID: fmt.Sprint(j.r.opts.RunID),
-		Job:   j.id,
-		Log:   func(f string, a ...any) { j.log.Info(f, a...) },
+		RunID:   fmt.Sprint(j.r.opts.RunID),
+		Job:     j.id,
+		Network: j.r.opts.Network,
+		Log:     func(f string, a ...any) { j.log.Info(f, a...) },
 	}
 	if c := j.job.Container; c != nil {
 		if err := fillContainer(&spec.Image, &spec.Env, &spec.Ports, &spec.Volumes, &spec.Options, &spec.Username, &spec.Password, c, env); err != nil {

@@ -178,10 +178,14 @@ func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, ima
 	if sc.actionPath != "" {
 		delete(env, "GITHUB_ACTION_PATH")
 	}
+	network := j.network
+	if network == "" {
+		network = j.r.opts.Network
+	}
 	return j.runWith(ctx, st, pathFn, env, func(ctx context.Context, env map[string]string, out io.Writer) (int, error) {
 		return j.r.opts.Containers.RunAction(ctx, DockerActionSpec{
 			RunID: fmt.Sprint(j.r.opts.RunID), Image: image, Entrypoint: entrypoint, Args: args,
-			Env: env, Mounts: mounts, WorkDir: actWorkspace, Network: j.network, Stdout: out, Stderr: out,
+			Env: env, Mounts: mounts, WorkDir: actWorkspace, Network: network, Stdout: out, Stderr: out,
 		})
 	})
 }

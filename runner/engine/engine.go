@@ -49,6 +49,11 @@ type Options struct {
 	// ActionBuildArgs are passed to every Dockerfile action build, so base
 	// images can be swapped for local ones where no registry answers.
 	ActionBuildArgs map[string]string
+	// Network is the Docker network for job containers and docker actions
+	// of jobs without services (those keep their job network, so service
+	// names resolve); empty means Docker's default bridge. "host" lets
+	// them reach the runner's loopback, as act does by default.
+	Network string
 	// Concurrency groups shared across runs; a fresh set when nil.
 	Concurrency *Concurrency
 	// Masker lets the caller share masking with its own output; made when nil.
