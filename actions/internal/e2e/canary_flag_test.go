@@ -22,11 +22,17 @@ import (
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
-// TestCanaryThenFlagUnderRunner: under our runner, with the canary action
-// in its container, one workflow run shifts 25% of real HAProxy traffic to
-// the canary and pauses; a later run promotes it from the saved state, and
-// its next step flips a flag to 10% only because the canary was promoted.
-func TestCanaryThenFlagUnderRunner(t *testing.T) {
+// canaryRig is a repository with the canary and flag actions (prebuilt),
+// a real HAProxy on loopback whose backend app has a stable slot "blue" and
+// an empty slot "green", and its runtime socket in the workspace.
+type canaryRig struct {
+	e     *container.Engine
+	repo  string
+	front string // HAProxy's frontend URL
+}
+
+func newCanaryRig(t *testing.T, stable string) *canaryRig {
+	t.Helper()
 	e, err := container.Connect(context.Background())
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -50,12 +56,6 @@ func TestCanaryThenFlagUnderRunner(t *testing.T) {
 	for _, p := range []string{"Dockerfile", ".dockerignore", "actions/flag/action.yml", "actions/canary/action.yml"} {
 		copyPath(t, filepath.Join(root, p), filepath.Join(repo, p))
 	}
-	if err := os.MkdirAll(filepath.Join(repo, "flags"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repo, "flags", "flags.json"), []byte(e2eFlags), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(repo, "dist", "actions")+"/", "./actions/flag", "./actions/canary", "./actions/dispatch")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -63,15 +63,6 @@ func TestCanaryThenFlagUnderRunner(t *testing.T) {
 		t.Fatalf("build actions: %v %s", err, out)
 	}
 
-	app := func(version string) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Version", version)
-			_, _ = io.WriteString(w, version)
-		}))
-		t.Cleanup(srv.Close)
-		return srv.Listener.Addr().String()
-	}
-	stable, canary := app("v1"), app("v2")
 	sock := filepath.Join(repo, "hap.sock")
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := l.Addr().(*net.TCPAddr).Port
@@ -86,12 +77,45 @@ func TestCanaryThenFlagUnderRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-hp.Process.Pid, syscall.SIGKILL); _ = hp.Wait() })
-	front := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	for i := 0; i < 200; i++ {
 		if _, err := os.Stat(sock); err == nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	return &canaryRig{e: e, repo: repo, front: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+}
+
+// versionApp serves its version on every path (and in X-Version); status
+// answers /status as JSON.
+func versionApp(t *testing.T, version, status string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Version", version)
+		if r.URL.Path == "/status" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = fmt.Fprintf(w, `{"version": %q, "status": %q}`, version, status)
+			return
+		}
+		_, _ = io.WriteString(w, version)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// TestCanaryThenFlagUnderRunner: under our runner, with the canary action
+// in its container, one workflow run shifts 25% of real HAProxy traffic to
+// the canary and pauses; a later run promotes it from the saved state, and
+// its next step flips a flag to 10% only because the canary was promoted.
+func TestCanaryThenFlagUnderRunner(t *testing.T) {
+	stable, canary := versionApp(t, "v1", "ok"), versionApp(t, "v2", "ok")
+	r := newCanaryRig(t, stable)
+	e, repo, front := r.e, r.repo, r.front
+	if err := os.MkdirAll(filepath.Join(repo, "flags"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "flags", "flags.json"), []byte(e2eFlags), 0o644); err != nil {
+		t.Fatal(err)
 	}
 
 	// The first run deploys v2 from the action's container; with the
@@ -181,6 +205,12 @@ jobs:
 // succeeds.
 func runWorkflow(t *testing.T, e *container.Engine, repo, name, wfText string) string {
 	t.Helper()
+	return runWorkflowExpect(t, e, repo, name, wfText, true)
+}
+
+// runWorkflowExpect is runWorkflow for a run that must succeed or fail.
+func runWorkflowExpect(t *testing.T, e *container.Engine, repo, name, wfText string, success bool) string {
+	t.Helper()
 	path := filepath.Join(repo, ".github", "workflows", name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -204,8 +234,8 @@ func runWorkflow(t *testing.T, e *container.Engine, repo, name, wfText string) s
 	if err != nil {
 		t.Fatalf("run %s: %v\n%s", name, err, out.String())
 	}
-	if !res.Success {
-		t.Fatalf("run %s failed:\n%s", name, out.String())
+	if res.Success != success {
+		t.Fatalf("run %s: success %v, want %v:\n%s", name, res.Success, success, out.String())
 	}
 	return out.String()
 }
@@ -223,4 +253,63 @@ func versionsOf(t *testing.T, url string, n int) map[string]int {
 		resp.Body.Close()
 	}
 	return got
+}
+
+// TestBadCanaryFailsJobUnderRunner: a canary whose status check fails is
+// rolled back by the action in its container within failure-limit + 1
+// intervals; the job fails, a failure() step sees rolled-back=true, and all
+// traffic is back on the stable version.
+func TestBadCanaryFailsJobUnderRunner(t *testing.T) {
+	stable, canary := versionApp(t, "v1", "ok"), versionApp(t, "v2", "degraded")
+	r := newCanaryRig(t, stable)
+	wf := fmt.Sprintf(`
+on: push
+jobs:
+  deploy:
+    runs-on: self-hosted
+    steps:
+      - id: canary
+        uses: ./actions/canary
+        with:
+          version: v2
+          name: shop
+          canary-address: %[1]s
+          stable-address: %[2]s
+          haproxy-socket: hap.sock
+          haproxy-backend: app
+          steps: 20,50,100
+          interval: 1s
+          state-file: .gantry/shop.json
+          analysis: |
+            failure-limit: 1
+            web:
+              - name: canary-status
+                url: http://%[1]s/status
+                status: 200
+                json-path: status
+                equals: ok
+      - if: failure()
+        run: echo "after failure rolled-back=${{ steps.canary.outputs.rolled-back }} result=${{ steps.canary.outputs.result }} weight=${{ steps.canary.outputs.final-weight }}"
+`, canary, stable)
+	out := runWorkflowExpect(t, r.e, r.repo, "deploy.yml", wf, false)
+	if !strings.Contains(out, "after failure rolled-back=true result=rolled-back weight=0") {
+		t.Errorf("the failure() step did not see the rollback:\n%s", out)
+	}
+	if !strings.Contains(out, "FAIL: status = degraded") {
+		t.Errorf("the log does not say what the check saw:\n%s", out)
+	}
+	if got := versionsOf(t, r.front, 20); got["v1"] != 20 {
+		t.Errorf("after the rollback: %v", got)
+	}
+	var st struct{ History []json.RawMessage }
+	b, err := os.ReadFile(filepath.Join(r.repo, ".gantry", "shop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.History) == 0 || len(st.History) > 2 {
+		t.Errorf("rolled back after %d analysed intervals, want 1..failure-limit+1 = 2:\n%s", len(st.History), out)
+	}
 }

@@ -222,6 +222,8 @@ func summary(in inputs, st *state.State, result string, err error) string {
 				val = "error: " + m.Error
 			case m.NoData:
 				val = "no data"
+			case !m.Pass && m.Detail != "":
+				val += " (" + m.Detail + ")"
 			}
 			mark := "✅"
 			if !m.Pass {

@@ -458,6 +458,9 @@ func (c *Controller) analyse(ctx context.Context, st *state.State, r Router, i, 
 			mark = "no data"
 		case !m.Pass:
 			mark = "FAIL"
+			if m.Detail != "" {
+				mark += ": " + m.Detail
+			}
 		}
 		c.logf("  %-24s %12.4g  %-14s %s", m.Check, m.Value, m.Threshold, mark)
 	}
