@@ -436,10 +436,20 @@ func TestResumeAfterKill(t *testing.T) {
 func TestManualPauseThenPromoteThenRollback(t *testing.T) {
 	r := newRig(t, 0)
 	canarytest.StartLoad(t, r.h.Front, 2, 10*time.Millisecond)
-	in := r.inputs(map[string]string{"steps": "25,pause,50,100", "interval": "1s", "analysis": "", "rollback-window": "10m"})
+	in := r.inputs(map[string]string{"steps": "25,pause,50,100", "interval": "1s", "analysis": "", "rollback-window": "10m",
+		"haproxy-state-file": r.h.StateFile})
 	res := runAction(t, in)
 	if res.code != 0 || res.outputs["result"] != "paused" || res.outputs["final-weight"] != "25" {
 		t.Fatalf("first run: exit %d outputs %v\n%s", res.code, res.outputs, res.log)
+	}
+	// While paused, HAProxy is reloaded by someone else: the state file
+	// the action keeps brings the split back.
+	r.h.Restart()
+	if w := haproxyWeight(t, r, "blue", "green"); w != 25 {
+		t.Fatalf("green holds %d%% after HAProxy restarted during the pause", w)
+	}
+	if share, err := canarytest.Split(r.h.Front, "v2", 200); err != nil || share < 22 || share > 28 {
+		t.Fatalf("v2 got %.1f%% of real traffic after HAProxy restarted during the pause (%v)", share, err)
 	}
 	in["action"] = "promote"
 	res = runAction(t, in)

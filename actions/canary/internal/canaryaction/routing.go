@@ -19,7 +19,7 @@ type routerConfig struct {
 	slots [2]string
 	match *router.Match
 
-	socket, backend, mapFile string // haproxy
+	socket, backend, mapFile, stateFile string // haproxy
 
 	upstreamFile, upstream, pidFile string // nginx
 	nginxArgs                       []string
@@ -62,6 +62,7 @@ func readRouter(k *actionkit.Kit) routerConfig {
 			k.Invalid("haproxy-backend", "name the HAProxy backend that holds both slots")
 		}
 		rc.mapFile = k.String("haproxy-map-file", "")
+		rc.stateFile = k.String("haproxy-state-file", "")
 		if rc.match != nil && rc.mapFile == "" {
 			k.Invalid("haproxy-map-file", "header and cookie routes need the map file the backend looks requests up in (see the action's README)")
 		}
@@ -93,7 +94,7 @@ func (rc routerConfig) routers() rollout.Routers {
 				Canary: canary.Addr, Args: rc.nginxArgs, PidFile: rc.pidFile}
 			return &adapter{r: n, match: rc.match}, nil
 		default:
-			h := &router.HAProxy{Socket: rc.socket, Backend: rc.backend, MapFile: rc.mapFile, Stable: stable.Slot, Canary: canarySlot}
+			h := &router.HAProxy{Socket: rc.socket, Backend: rc.backend, MapFile: rc.mapFile, StateFile: rc.stateFile, Stable: stable.Slot, Canary: canarySlot}
 			return &adapter{r: h, match: rc.match}, nil
 		}
 	}

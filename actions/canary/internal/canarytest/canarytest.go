@@ -178,7 +178,38 @@ type HAProxy struct {
 	Backend string
 	Metrics string // host:port of the Prometheus exporter
 	MapFile string // header/cookie routes
-	Slots   [2]string
+	// StateFile is the config's server-state-file, loaded at every start
+	// (it need not exist).
+	StateFile string
+	Slots     [2]string
+
+	t    testing.TB
+	bin  string
+	path string
+	cmd  *exec.Cmd
+}
+
+// Restart stops haproxy and starts it again from its config, as a reload's
+// new process would: runtime changes survive only through StateFile.
+func (h *HAProxy) Restart() {
+	h.t.Helper()
+	_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+	_ = h.cmd.Wait()
+	_ = os.Remove(h.Socket)
+	h.start()
+}
+
+func (h *HAProxy) start() {
+	h.t.Helper()
+	h.cmd = Start(h.t, h.bin, "-f", h.path, "-db")
+	WaitHTTP(h.t, "http://"+h.Metrics+"/metrics", 30*time.Second)
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(h.Socket); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("haproxy made no socket %s", h.Socket)
 }
 
 // StartHAProxy runs haproxy: backend "app" with slots blue (serving stable)
@@ -187,7 +218,8 @@ func StartHAProxy(t testing.TB, stableAddr, canaryAddr string) *HAProxy {
 	t.Helper()
 	bin := Need(t, "haproxy", "haproxy")
 	dir := t.TempDir()
-	h := &HAProxy{Socket: filepath.Join(dir, "admin.sock"), Backend: "app", MapFile: filepath.Join(dir, "canary.map"), Slots: [2]string{"blue", "green"}}
+	h := &HAProxy{Socket: filepath.Join(dir, "admin.sock"), Backend: "app", MapFile: filepath.Join(dir, "canary.map"),
+		StateFile: filepath.Join(dir, "servers.state"), Slots: [2]string{"blue", "green"}, t: t, bin: bin}
 	if err := os.WriteFile(h.MapFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +228,10 @@ func StartHAProxy(t testing.TB, stableAddr, canaryAddr string) *HAProxy {
 	h.Metrics = fmt.Sprintf("127.0.0.1:%d", mport)
 	cfg := fmt.Sprintf(`global
   stats socket %s mode 600 level admin
+  server-state-file %s
 defaults
   mode http
+  load-server-state-from-file global
   timeout connect 2s
   timeout client 10s
   timeout server 10s
@@ -214,13 +248,12 @@ backend app
   use-server green if { var(txn.gantry_canary) -m str green }
   server blue %s weight 100
   server green %s weight 0
-`, h.Socket, port, h.Metrics, h.MapFile, stableAddr, canaryAddr)
-	path := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+`, h.Socket, h.StateFile, port, h.Metrics, h.MapFile, stableAddr, canaryAddr)
+	h.path = filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(h.path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	Start(t, bin, "-f", path, "-db")
-	WaitHTTP(t, "http://"+h.Metrics+"/metrics", 30*time.Second)
+	h.start()
 	return h
 }
 

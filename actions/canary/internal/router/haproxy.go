@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +32,16 @@ import (
 //	  server green 10.0.0.2:8080 weight 0
 //
 // The regexes use POSIX classes only; they are tested with PCRE2, which
-// Debian's and the official images use. Runtime changes live in memory: a
-// reload brings back the file's weights, addresses and (empty) map.
+// Debian's and the official images use.
+//
+// Runtime changes live in memory: a reload brings back the file's weights,
+// addresses and (empty) map, unless StateFile is set and the config loads
+// it, which keeps a rollout's traffic split across reloads:
+//
+//	global
+//	  server-state-file /var/lib/haproxy/gantry.state
+//	defaults
+//	  load-server-state-from-file global
 type HAProxy struct {
 	// Socket is the stats socket: a unix path, or host:port for a TCP socket.
 	Socket  string
@@ -42,6 +52,11 @@ type HAProxy struct {
 	// MapFile is the map file's path exactly as the config names it in
 	// map_reg(...); empty when no header or cookie routes are configured.
 	MapFile string
+	// StateFile is HAProxy's server-state-file. When set, every change is
+	// followed by writing `show servers state` there (HAProxy's own format)
+	// and the route entries into MapFile, so both must be paths this
+	// process can write and HAProxy reads on its next start.
+	StateFile string
 }
 
 var (
@@ -235,7 +250,7 @@ func (h *HAProxy) SetWeight(ctx context.Context, percent int) error {
 			}
 		}
 	}
-	return nil
+	return h.persist(ctx)
 }
 
 // Weight implements Router: the canary's share of the two weights, counting
@@ -306,7 +321,7 @@ func (h *HAProxy) Finalize(ctx context.Context, winner Role) error {
 	} else if s.admin != 0 || s.weight == 0 {
 		return fmt.Errorf("haproxy server %s/%s does not take traffic after finalizing (admin state %#x, weight %d)", h.Backend, win, s.admin, s.weight)
 	}
-	return nil
+	return h.persist(ctx)
 }
 
 // SetAddress points a role's server at host:port through `set server ...
@@ -344,7 +359,7 @@ func (h *HAProxy) SetAddress(ctx context.Context, role Role, host string, port i
 	if got := net.ParseIP(s.addr); got == nil || !got.Equal(ip) || s.port != port {
 		return fmt.Errorf("haproxy server %s/%s is at %s port %d after setting %s port %d", h.Backend, server, s.addr, s.port, ip, port)
 	}
-	return nil
+	return h.persist(ctx)
 }
 
 func resolve(ctx context.Context, host string) (net.IP, error) {
@@ -398,7 +413,7 @@ func (h *HAProxy) RouteMatch(ctx context.Context, m Match) error {
 	}
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[1] == key && f[2] == h.Canary {
-			return nil
+			return h.persist(ctx)
 		}
 	}
 	return fmt.Errorf("route %s: haproxy map %s lacks the entry after adding it: %q", m, h.MapFile, out)
@@ -424,7 +439,75 @@ func (h *HAProxy) ClearMatches(ctx context.Context) error {
 	if out != "" {
 		return h.mapError("clear routes", "clear map", out)
 	}
+	return h.persist(ctx)
+}
+
+// persist writes the runtime state where HAProxy's next start reads it:
+// the servers' state into StateFile and the routes into MapFile. Each file
+// is replaced whole by a rename, so a reload never reads half of one.
+func (h *HAProxy) persist(ctx context.Context) error {
+	if h.StateFile == "" {
+		return nil
+	}
+	out, err := h.command(ctx, "show servers state")
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(out, "1\n") {
+		return fmt.Errorf("haproxy `show servers state` answered %q, not a version 1 state file", snippet(out))
+	}
+	if err := replaceFile(h.StateFile, out+"\n"); err != nil {
+		return fmt.Errorf("save haproxy server state: %w", err)
+	}
+	if h.MapFile == "" {
+		return nil
+	}
+	if out, err = h.command(ctx, "show map "+cliEscape(h.MapFile)); err != nil {
+		return err
+	}
+	// Lines read "<entry id> <key> <value>"; the file wants "<key> <value>".
+	var b strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || !strings.HasPrefix(f[0], "0x") {
+			if strings.TrimSpace(line) != "" {
+				return h.mapError("save routes", "show map", out)
+			}
+			continue
+		}
+		b.WriteString(f[1] + " " + f[2] + "\n")
+	}
+	if err := replaceFile(h.MapFile, b.String()); err != nil {
+		return fmt.Errorf("save haproxy routes: %w", err)
+	}
 	return nil
+}
+
+func replaceFile(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func snippet(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // haproxyRegex matches the request's header block as req.hdrs renders it:

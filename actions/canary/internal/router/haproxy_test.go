@@ -31,6 +31,15 @@ func freePort(t *testing.T) int {
 // testdata: slot blue serves blueAddr, slot green greenAddr.
 func startHAProxy(t *testing.T, blueAddr, greenAddr string) (frontend string, h *HAProxy) {
 	t.Helper()
+	frontend, h, _ = startHAProxyWith(t, blueAddr, greenAddr, false)
+	return frontend, h
+}
+
+// startHAProxyWith is startHAProxy with, when keepState, a server-state
+// file the router writes; restart stops HAProxy and starts it again from
+// the same config, as a reload's new process would.
+func startHAProxyWith(t *testing.T, blueAddr, greenAddr string, keepState bool) (frontend string, h *HAProxy, restart func()) {
+	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -44,28 +53,41 @@ func startHAProxy(t *testing.T, blueAddr, greenAddr string) (frontend string, h 
 	if err := os.WriteFile(mapFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	stateFile := ""
+	if keepState {
+		stateFile = filepath.Join(dir, "gantry.state")
+	}
 	port := freePort(t)
 	path := fillTemplate(t, "haproxy.cfg", dir, map[string]any{
-		"Socket": sock, "Port": port, "MapFile": mapFile, "Blue": blueAddr, "Green": greenAddr})
-	cmd := exec.Command(bin, "-f", path, "-db")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+		"Socket": sock, "Port": port, "MapFile": mapFile, "Blue": blueAddr, "Green": greenAddr, "StateFile": stateFile})
+	var cmd *exec.Cmd
+	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
-	})
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-				c.Close()
-				break
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+		_ = os.Remove(sock)
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d/", port), &HAProxy{Socket: sock, Backend: "app", Stable: "blue", Canary: "green", MapFile: mapFile}
+	start := func() {
+		cmd = exec.Command(bin, "-f", path, "-db")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			if _, err := os.Stat(sock); err == nil {
+				if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+					c.Close()
+					return
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("haproxy did not start")
+	}
+	start()
+	t.Cleanup(stop)
+	restart = func() { stop(); start() }
+	h = &HAProxy{Socket: sock, Backend: "app", Stable: "blue", Canary: "green", MapFile: mapFile, StateFile: stateFile}
+	return fmt.Sprintf("http://127.0.0.1:%d/", port), h, restart
 }
 
 func app(t *testing.T, name string) string {
@@ -309,5 +331,58 @@ func TestHAProxySetAddressMovesTheCanary(t *testing.T) {
 	bad.Canary = "nosuch"
 	if err := bad.SetAddress(ctx, Canary, host, port); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("an unknown server: %v", err)
+	}
+}
+
+// TestHAProxyStateSurvivesRestart: with a state file, the split, a drained
+// server, a moved address and the header route all come back when HAProxy
+// starts again from its config; without one, the config's weights return.
+func TestHAProxyStateSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	stable, canary, moved := app(t, "stable"), app(t, "canary"), app(t, "moved")
+
+	front, h, restart := startHAProxyWith(t, stable, canary, true)
+	if err := h.SetWeight(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(moved)
+	p, _ := strconv.Atoi(port)
+	if err := h.SetAddress(ctx, Canary, host, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RouteMatch(ctx, Match{Header: "X-Canary", Value: "always"}); err != nil {
+		t.Fatal(err)
+	}
+	// Regex escapes in the key must read back the same from the file.
+	if err := h.RouteMatch(ctx, Match{Cookie: "beta_users", Value: "v1.2+rc"}); err != nil {
+		t.Fatal(err)
+	}
+	restart()
+	if w, err := h.Weight(ctx); err != nil || w != 30 {
+		t.Fatalf("weight after the restart: %d, %v; want 30", w, err)
+	}
+	share(t, "after the restart", hits(t, front, 100, nil), "moved", 100, 30)
+	only(t, "routed after the restart", hits(t, front, 10, header("X-Canary", "always")), "moved", 10)
+	only(t, "cookie routed after the restart", hits(t, front, 10, cookie("beta_users", "v1.2+rc")), "moved", 10)
+	share(t, "near-miss cookie after the restart", hits(t, front, 100, cookie("beta_users", "v1x2+rc")), "moved", 100, 30)
+
+	// Finalize drains the loser; that too outlives a restart.
+	if err := h.Finalize(ctx, Canary); err != nil {
+		t.Fatal(err)
+	}
+	restart()
+	if s := adminState(t, h, "blue"); s.admin&adminForcedDrain == 0 {
+		t.Errorf("blue is not draining after the restart: admin %#x", s.admin)
+	}
+	only(t, "finalized, after the restart", hits(t, front, 20, nil), "moved", 20)
+
+	// The control: no state file, and a restart forgets the split.
+	_, h2, restart2 := startHAProxyWith(t, stable, canary, false)
+	if err := h2.SetWeight(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	restart2()
+	if w, err := h2.Weight(ctx); err != nil || w != 0 {
+		t.Errorf("without a state file the restart kept weight %d (%v); want the config's 0", w, err)
 	}
 }
