@@ -23,6 +23,8 @@ type fakeFlipt struct {
 	rollouts  map[string][]rollout // by flag key, rank order
 	nextID    int
 	mutations int
+	// failWrite picks writes to answer 503 without doing them.
+	failWrite func(method, path string) bool
 	*httptest.Server
 }
 
@@ -60,6 +62,10 @@ func (f *fakeFlipt) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer "+flagtest.Token {
 		f.fail(w, http.StatusUnauthorized, "request was not authenticated")
+		return
+	}
+	if r.Method != http.MethodGet && f.failWrite != nil && f.failWrite(r.Method, r.URL.Path) {
+		f.fail(w, http.StatusServiceUnavailable, "injected failure")
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
@@ -222,4 +228,10 @@ func (f *fakeFlipt) flag(key string) (flag, []rollout) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return *f.flags[key], append([]rollout(nil), f.rollouts[key]...)
+}
+
+func (f *fakeFlipt) setFailWrite(fn func(method, path string) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failWrite = fn
 }

@@ -255,11 +255,30 @@ func (p *Provider) Set(ctx context.Context, key string, c flags.Change, dryRun b
 		return out, err
 	}
 
-	// Rollouts before the default value, so turning a flag on never serves
-	// everyone before its new rollout exists.
-	if boolean {
+	if err := p.apply(ctx, key, f, cur, want, wantRs); err != nil {
+		// Flipt takes a change as several calls; one failing half-way would
+		// leave a state nobody asked for, so the old one is put back.
+		if rerr := p.restore(ctx, key, f, specsOf(cur)); rerr != nil {
+			return out, fmt.Errorf("%w; putting the previous state back failed too (%v): check flag %q in namespace %q by hand", err, rerr, key, p.ns)
+		}
+		return out, fmt.Errorf("%w (nothing changed: the previous state was put back)", err)
+	}
+	f, after, err := p.read(ctx, key)
+	if err != nil {
+		return out, fmt.Errorf("flipt: change applied but reading it back failed: %w", err)
+	}
+	out.After = model(f, specsOf(after))
+	out.Changed, out.Diff, err = diffStates(out.Before, out.After)
+	return out, err
+}
+
+// apply moves the flag from (f, cur) to (want, wantRs): rollouts before
+// the default value, so turning a flag on never serves everyone before its
+// new rollout exists.
+func (p *Provider) apply(ctx context.Context, key string, f flag, cur []rollout, want flag, wantRs []RolloutSpec) error {
+	if f.Type == booleanType {
 		if err := p.reconcile(ctx, key, cur, wantRs); err != nil {
-			return out, err
+			return err
 		}
 	}
 	if want.Enabled != f.Enabled || !reflect.DeepEqual(want.DefaultVariant, f.DefaultVariant) {
@@ -271,16 +290,20 @@ func (p *Provider) Set(ctx context.Context, key string, c flags.Change, dryRun b
 			body["metadata"] = f.Metadata
 		}
 		if err := p.do(ctx, http.MethodPut, p.flagPath(key), body, nil, p.notFound(key)); err != nil {
-			return out, err
+			return err
 		}
 	}
-	f, after, err := p.read(ctx, key)
+	return nil
+}
+
+// restore brings the flag back to (old, oldRs) from wherever a failed
+// apply left it.
+func (p *Provider) restore(ctx context.Context, key string, old flag, oldRs []RolloutSpec) error {
+	now, nowRs, err := p.read(ctx, key)
 	if err != nil {
-		return out, fmt.Errorf("flipt: change applied but reading it back failed: %w", err)
+		return err
 	}
-	out.After = model(f, specsOf(after))
-	out.Changed, out.Diff, err = diffStates(out.Before, out.After)
-	return out, err
+	return p.apply(ctx, key, now, nowRs, old, oldRs)
 }
 
 func findVariant(f flag, key string) (variant, error) {

@@ -211,3 +211,34 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestFailedChangeIsUndone: turning a flag on at 20% is two writes (the
+// rollout, then the flag); when the second fails the rollout is removed
+// again, and when that fails too the error says what to check.
+func TestFailedChangeIsUndone(t *testing.T) {
+	fake := newFakeFlipt(t, boolFlag("checkout"))
+	p := newProvider(t, fake.URL)
+	ctx := context.Background()
+	on := true
+	change := flags.Change{Enabled: &on, Rollout: &flags.Rollout{Percent: 20}}
+
+	fake.setFailWrite(func(method, path string) bool { return method == http.MethodPut && strings.HasSuffix(path, "/flags/checkout") })
+	_, err := p.Set(ctx, "checkout", change, false)
+	flagtest.CheckError(t, err, "503", "injected failure", "previous state was put back")
+	if fl, rs := fake.flag("checkout"); fl.Enabled || len(rs) != 0 {
+		t.Fatalf("after the failed change: enabled %v, rollouts %+v; want the flag as it was", fl.Enabled, rs)
+	}
+
+	fake.setFailWrite(func(method, path string) bool { return method != http.MethodPost })
+	_, err = p.Set(ctx, "checkout", change, false)
+	flagtest.CheckError(t, err, "putting the previous state back failed too", `check flag "checkout" in namespace "default"`)
+	if _, rs := fake.flag("checkout"); len(rs) != 1 {
+		t.Fatalf("the half-applied rollout the error reports is not there: %+v", rs)
+	}
+
+	fake.setFailWrite(nil)
+	out, err := p.Set(ctx, "checkout", change, false)
+	if err != nil || !out.After.Enabled || out.After.Rollout != 20 {
+		t.Fatalf("the change once Flipt answers again: %+v, %v", out.After, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,17 +30,31 @@ const unleashVersion = "7.5.1"
 
 const pgBin = "/usr/lib/postgresql/15/bin"
 
-// recorder notes every request the provider makes.
+// recorder notes every request the provider makes; requests fail picks
+// are answered 503 without reaching the server.
 type recorder struct {
 	mu    sync.Mutex
 	calls []string
+	fail  func(call string) bool
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	call := req.Method + " " + req.URL.Path
 	r.mu.Lock()
-	r.calls = append(r.calls, req.Method+" "+req.URL.Path)
+	r.calls = append(r.calls, call)
+	fail := r.fail != nil && r.fail(call)
 	r.mu.Unlock()
+	if fail {
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"message":"injected failure"}`)), Request: req}, nil
+	}
 	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (r *recorder) failOn(f func(call string) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
 }
 
 func (r *recorder) take() []string {
@@ -200,6 +215,35 @@ func TestRealServer(t *testing.T) {
 	}
 	if got = mustGet(t, p, "checkout"); got.Enabled {
 		t.Fatalf("still enabled after turn off: %+v", got)
+	}
+
+	// A change Unleash takes as several calls fails at the last one (the
+	// switch on, after both strategies were written): the previous state
+	// is put back, so the failure changes nothing.
+	before := mustGet(t, p, "checkout")
+	rec.failOn(func(call string) bool { return strings.HasSuffix(call, "/on") })
+	_, err = p.Set(ctx, "checkout", flagsChange(&on, nil, two), false)
+	rec.failOn(nil)
+	checkErr(t, err, token, "503", "injected failure", "previous state was put back")
+	if got = mustGet(t, p, "checkout"); !jsonEqual(got, before) {
+		t.Fatalf("after a failed change: %+v, want the state before %+v", got, before)
+	}
+	// When putting it back fails too, the error says so and what to check.
+	// Only the first write goes through: strategy 1 is replaced, adding
+	// strategy 2 fails, and so does replacing strategy 1 back.
+	writes := 0
+	rec.failOn(func(call string) bool {
+		if strings.HasPrefix(call, "GET ") {
+			return false
+		}
+		writes++
+		return writes > 1
+	})
+	_, err = p.Set(ctx, "checkout", flagsChange(nil, nil, two), false)
+	rec.failOn(nil)
+	checkErr(t, err, token, "putting the previous state back failed too", "check feature \"checkout\"")
+	if _, err := p.Set(ctx, "checkout", flagsChange(nil, nil, json.RawMessage(`[{"name":"default"}]`)), false); err != nil {
+		t.Fatalf("clean up by hand: %v", err)
 	}
 
 	// Errors from the real server.

@@ -324,18 +324,13 @@ func (p *Provider) Set(ctx context.Context, key string, c flags.Change, dryRun b
 		return out, err
 	}
 
-	if !want.enabled && cur.enabled {
-		if err := p.do(ctx, http.MethodPost, p.envPath(key)+"/off", nil, nil, ""); err != nil {
-			return out, err
+	if err := p.apply(ctx, key, cur, want); err != nil {
+		// Unleash takes a change as several calls; one failing half-way
+		// would leave a state nobody asked for, so the old one is put back.
+		if rerr := p.restore(ctx, key, cur); rerr != nil {
+			return out, fmt.Errorf("%w; putting the previous state back failed too (%v): check feature %q in environment %q by hand", err, rerr, key, p.env)
 		}
-	}
-	if err := p.reconcile(ctx, key, cur.strategies, want.strategies); err != nil {
-		return out, err
-	}
-	if want.enabled && !cur.enabled {
-		if err := p.do(ctx, http.MethodPost, p.envPath(key)+"/on", nil, nil, ""); err != nil {
-			return out, err
-		}
+		return out, fmt.Errorf("%w (nothing changed: the previous state was put back)", err)
 	}
 	after, err := p.read(ctx, key)
 	if err != nil {
@@ -344,6 +339,35 @@ func (p *Provider) Set(ctx context.Context, key string, c flags.Change, dryRun b
 	out.After = after.model(key)
 	out.Changed, out.Diff, err = diffStates(out.Before, out.After)
 	return out, err
+}
+
+// apply moves the environment from cur to want: switched off first and on
+// last, so the strategies are never live half-edited.
+func (p *Provider) apply(ctx context.Context, key string, cur, want flagState) error {
+	if !want.enabled && cur.enabled {
+		if err := p.do(ctx, http.MethodPost, p.envPath(key)+"/off", nil, nil, ""); err != nil {
+			return err
+		}
+	}
+	if err := p.reconcile(ctx, key, cur.strategies, want.strategies); err != nil {
+		return err
+	}
+	if want.enabled && !cur.enabled {
+		if err := p.do(ctx, http.MethodPost, p.envPath(key)+"/on", nil, nil, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restore brings the environment back to old from wherever a failed apply
+// left it.
+func (p *Provider) restore(ctx context.Context, key string, old flagState) error {
+	now, err := p.read(ctx, key)
+	if err != nil {
+		return err
+	}
+	return p.apply(ctx, key, now, old)
 }
 
 // withRollout sets the percentage on the first flexibleRollout strategy,
