@@ -222,7 +222,9 @@ func TestFailedChangeIsUndone(t *testing.T) {
 	on := true
 	change := flags.Change{Enabled: &on, Rollout: &flags.Rollout{Percent: 20}}
 
-	fake.setFailWrite(func(method, path string) bool { return method == http.MethodPut && strings.HasSuffix(path, "/flags/checkout") })
+	fake.setFailWrite(func(method, path string) bool {
+		return method == http.MethodPut && strings.HasSuffix(path, "/flags/checkout")
+	})
 	_, err := p.Set(ctx, "checkout", change, false)
 	flagtest.CheckError(t, err, "503", "injected failure", "previous state was put back")
 	if fl, rs := fake.flag("checkout"); fl.Enabled || len(rs) != 0 {
