@@ -98,7 +98,7 @@ jobs:
 			b.Fatalf("%d cells: %v", len(cells), err)
 		}
 		for _, c := range cells {
-			_ = job.ID + " " + cellSuffix(c, keys)
+			_ = jobDisplayName(job, c, keys, ctxs, true)
 		}
 	}
 	b.ReportMetric(float64(time.Since(start))/float64(b.N)/1e6, "ms/plan")

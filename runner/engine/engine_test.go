@@ -296,7 +296,7 @@ jobs:
 	if !o.res.Success {
 		t.Fatalf("failed:\n%s", o.out)
 	}
-	for _, want := range []string{"cell=linux-1.25-yes", "cell=linux-1.26-yes", "cell=mac-1.26-", "merged=", "build (linux, 1.25)", "/3"} {
+	for _, want := range []string{"cell=linux-1.25-yes", "cell=linux-1.26-yes", "cell=mac-1.26-", "merged=", "build (linux, 1.25, yes)", "build (mac, 1.26)", "/3"} {
 		if !strings.Contains(o.out, want) {
 			t.Errorf("output lacks %q:\n%s", want, o.out)
 		}
@@ -793,5 +793,29 @@ jobs:
 `, nil, func(o *Options) { o.ActionCache = cache })
 	if !o.res.Success || !strings.Contains(o.out, "double is 42") {
 		t.Errorf("reusable workflow from the cache:\n%s", o.out)
+	}
+}
+
+func TestJobDisplayName(t *testing.T) {
+	cell := map[string]any{"os": "linux", "go": "1.26", "cfg": map[string]any{"cc": "gcc"}}
+	keys := []string{"os", "go", "cfg"}
+	ctxs := map[string]any{"github": map[string]any{"ref_name": "main"}}
+	for _, tt := range []struct {
+		name     string
+		cell     map[string]any
+		isMatrix bool
+		want     string
+	}{
+		{"", nil, false, "build"},
+		{"Build ${{ github.ref_name }}", nil, false, "Build main"},
+		{"", cell, true, "build (linux, 1.26, gcc)"},
+		{"Build", cell, true, "Build (linux, 1.26, gcc)"},
+		{"Build on ${{ matrix.os }}", cell, true, "Build on linux"},
+		{"", map[string]any{"os": ""}, true, "build"},
+	} {
+		job := &workflow.Job{ID: "build", Name: tt.name}
+		if got := jobDisplayName(job, tt.cell, keys, ctxs, tt.isMatrix); got != tt.want {
+			t.Errorf("name %q cell %v: got %q, want %q", tt.name, tt.cell, got, tt.want)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -76,7 +75,7 @@ func (r *run) runJobNode(ctx context.Context, n *jobNode) {
 		} else {
 			n.result = "skipped"
 		}
-		r.recordResult(&JobResult{ID: job.ID, Name: r.jobDisplayName(job, nil, contexts), Result: n.result})
+		r.recordResult(&JobResult{ID: job.ID, Name: jobDisplayName(job, nil, nil, contexts, false), Result: n.result})
 		return
 	}
 	if cancelled {
@@ -208,7 +207,7 @@ func (r *run) runCells(ctx context.Context, n *jobNode, cells []map[string]any, 
 			select {
 			case sem <- struct{}{}:
 			case <-cellCtx.Done():
-				results[i] = &JobResult{ID: job.ID, Name: r.jobDisplayName(job, cell, contexts), Result: "cancelled", Matrix: cell}
+				results[i] = &JobResult{ID: job.ID, Name: jobDisplayName(job, cell, keys, contexts, true), Result: "cancelled", Matrix: cell}
 				r.recordResult(results[i])
 				return
 			}
@@ -263,48 +262,23 @@ func aggregate(results []*JobResult) string {
 	return "success"
 }
 
-// jobDisplayName is the job's name: its evaluated name:, or for a matrix the
-// id followed by the cell's values, as GitHub shows it.
-func (r *run) jobDisplayName(job *workflow.Job, cell map[string]any, contexts map[string]any) string {
+// jobDisplayName is the job's name as GitHub shows it: its evaluated name:
+// (or its id), and for a matrix cell the cell's values in parentheses in
+// the matrix's key order, unless name: already uses the matrix.
+func jobDisplayName(job *workflow.Job, cell map[string]any, keys []string, contexts map[string]any, isMatrix bool) string {
+	name := job.ID
 	if job.Name != "" {
 		c := make(map[string]any, len(contexts)+1)
 		for k, v := range contexts {
 			c[k] = v
 		}
 		c["matrix"] = cell
-		if name, err := evalString(job.Name, &expr.Env{Contexts: c}); err == nil && name != "" {
-			if cell != nil && !strings.Contains(job.Name, "matrix.") {
-				return name + " " + cellSuffix(cell, nil)
-			}
-			return name
+		if n, err := evalString(job.Name, &expr.Env{Contexts: c}); err == nil && n != "" {
+			name = n
 		}
 	}
-	if len(cell) == 0 {
-		return job.ID
+	if !isMatrix || cell == nil || strings.Contains(job.Name, "matrix.") {
+		return name
 	}
-	return job.ID + " " + cellSuffix(cell, nil)
-}
-
-func cellSuffix(cell map[string]any, keys []string) string {
-	if keys == nil {
-		for k := range cell {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-	}
-	var parts []string
-	for _, k := range keys {
-		v, ok := cell[k]
-		if !ok {
-			continue
-		}
-		switch v.(type) {
-		case map[string]any, []any:
-			b, _ := json.Marshal(v)
-			parts = append(parts, string(b))
-		default:
-			parts = append(parts, expr.ToString(v))
-		}
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
+	return matrix.Name(name, keys, cell)
 }

@@ -69,15 +69,7 @@ func (r *run) runJob(ctx context.Context, job *workflow.Job, cell map[string]any
 	contexts := r.baseContexts(needs)
 	contexts["matrix"] = cell
 	contexts["strategy"] = strategy
-	name := job.ID
-	if job.Name != "" {
-		if n, err := evalString(job.Name, &expr.Env{Contexts: contexts}); err == nil && n != "" {
-			name = n
-		}
-	}
-	if isMatrix && cell != nil && !strings.Contains(job.Name, "matrix.") {
-		name += " " + cellSuffix(cell, keys)
-	}
+	name := jobDisplayName(job, cell, keys, contexts, isMatrix)
 	j := &jobRun{
 		r: r, job: job, id: job.ID, name: name, matrix: cell, strategy: strategy, needs: needs,
 		fileEnv: map[string]string{}, runCount: map[string]int{}, actions: map[string]*loadedAction{},
