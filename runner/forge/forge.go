@@ -1,0 +1,60 @@
+// Package forge is the seam between a forge's runner protocol (Gitea and
+// Forgejo, GitHub) and gantry's engine. A protocol client turns the server's
+// job into a Job, hands it to an Executor, and sends what the Executor
+// reports (through report.Job) back to the server. Protocol packages know
+// nothing of steps; the engine knows nothing of protocols.
+package forge
+
+import (
+	"context"
+
+	"github.com/gantry-ci/gantry/runner/report"
+)
+
+// Job is one job handed out by a forge, already planned by the server.
+type Job struct {
+	// ServerID is the server's id for the job (task id, request id), for logs.
+	ServerID string
+	// Workflow is a workflow YAML that holds the job under JobID. Gitea
+	// sends exactly this; the GitHub client builds it from the job message.
+	Workflow     []byte
+	WorkflowPath string // for error messages, e.g. .github/workflows/ci.yml
+	JobID        string
+	// Event and Payload are the triggering event; GitHub holds the github
+	// context as the server gave it (it wins over what gantry derives).
+	Event   string
+	Payload map[string]any
+	GitHub  map[string]any
+	Secrets map[string]string
+	Vars    map[string]string
+	Inputs  map[string]any
+	Matrix  map[string]any    // the cell's values, nil outside a matrix
+	Needs   map[string]Need   // results and outputs of the jobs it needs
+	Env     map[string]string // extra environment: ACTIONS_RUNTIME_URL, ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_URL, ACTIONS_RESULTS_URL, ...
+	// Masks are extra values to mask (the task token among them).
+	Masks []string
+	// Labels are the runner labels the job was matched on; RunsOn maps one
+	// to "host" or a docker image (from the runner's registration).
+	Labels []string
+	RunsOn map[string]string
+}
+
+// Need is the result and outputs of a job this one needs.
+type Need struct {
+	Result  report.Result
+	Outputs map[string]string
+}
+
+// Outcome is how a job ended.
+type Outcome struct {
+	Result  report.Result
+	Outputs map[string]string // job outputs, never one that holds a secret
+}
+
+// Executor runs one job, reporting its steps, lines, annotations and
+// summaries to rep as they happen. A returned error means the job could not
+// be run at all (bad payload, unknown label, unresolvable action); the
+// caller reports it as that job's failure with the reason.
+type Executor interface {
+	Execute(ctx context.Context, job *Job, rep report.Job) (*Outcome, error)
+}
