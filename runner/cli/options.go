@@ -11,7 +11,7 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
-	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/jobenv"
 	"gopkg.in/yaml.v3"
 )
 
@@ -159,7 +159,7 @@ func platforms(repo string, flags, argFlags []string) (map[string]string, map[st
 // containerBackend connects to the Docker engine when one answers; jobs that
 // need containers then run there. Without one, host jobs still run and the
 // reason is kept for the error of any job that needs containers.
-func containerBackend(ctx context.Context) (engine.ContainerBackend, string) {
+func containerBackend(ctx context.Context) (jobenv.ContainerBackend, string) {
 	e, err := container.Connect(ctx)
 	if err != nil {
 		return nil, err.Error()

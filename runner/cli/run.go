@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/mask"
-	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/internal/suggest"
+	"github.com/gantry-ci/gantry/runner/plan"
+	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/trigger"
 	"github.com/gantry-ci/gantry/runner/workflow"
 	"github.com/spf13/cobra"
@@ -97,14 +99,23 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	if !trigger.KnownEvent(event) {
+		return withCode(ExitUsage, fmt.Errorf("unknown event %q%s; GitHub's events are: %s", event, suggest.Hint(event, trigger.EventNames()), strings.Join(trigger.EventNames(), ", ")))
+	}
 	wfPath := f.workflows
 	if !filepath.IsAbs(wfPath) {
 		wfPath = filepath.Join(repo, wfPath)
+	}
+	if _, err := os.Stat(wfPath); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("workflow file or folder %s does not exist; run in a repository with .github/workflows, or point -W (or -C) at one", wfPath))
 	}
 	wfs, err := workflow.Load(wfPath)
 	if err != nil {
 		printWorkflowErrors(stdio, err)
 		return withCode(ExitUsage, fmt.Errorf("fix the workflow errors above (gantry validate checks them)"))
+	}
+	if wfs, err = selectJobs(wfs, f.jobs); err != nil {
+		return withCode(ExitUsage, err)
 	}
 	opts, err := buildOptions(parent, stdio, f, repo, event)
 	if err != nil {
@@ -113,6 +124,11 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 
 	if f.list {
 		return listWorkflows(stdio, wfs, opts)
+	}
+	if !f.dryRun {
+		if err := checkActions(parent, wfs, opts); err != nil {
+			return withCode(ExitUsage, err)
+		}
 	}
 
 	// First Ctrl-C cancels: running steps are killed, always() steps still run.
@@ -136,10 +152,10 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	}()
 
 	start := time.Now()
-	var all []*engine.JobResult
+	var all []*scheduler.JobResult
 	ran, failed := 0, false
 	for _, wf := range wfs {
-		res, err := engine.Run(ctx, wf, opts)
+		res, err := scheduler.Run(ctx, wf, opts)
 		if err != nil {
 			return withCode(ExitUsage, err)
 		}
@@ -155,7 +171,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		if len(res.Annotations) > 0 {
 			fmt.Fprintln(stdio.Out, "\nAnnotations:")
 			for _, a := range res.Annotations {
-				fmt.Fprintln(stdio.Out, "  "+a)
+				fmt.Fprintln(stdio.Out, "  "+a.String())
 			}
 		}
 		if res.SummaryPath != "" {
@@ -173,6 +189,38 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	return nil
 }
 
+// selectJobs keeps the workflows that have one of the jobs asked for with
+// -j; a job no workflow has is a usage error that lists the jobs there are.
+func selectJobs(wfs []*workflow.Workflow, jobs []string) ([]*workflow.Workflow, error) {
+	if len(jobs) == 0 {
+		return wfs, nil
+	}
+	var kept []*workflow.Workflow
+	found := map[string]bool{}
+	for _, wf := range wfs {
+		has := false
+		for _, id := range jobs {
+			if plan.Has(wf, id) {
+				found[id], has = true, true
+			}
+		}
+		if has {
+			kept = append(kept, wf)
+		}
+	}
+	var all []string
+	for _, wf := range wfs {
+		all = append(all, plan.JobIDs(wf)...)
+	}
+	sort.Strings(all)
+	for _, id := range jobs {
+		if !found[id] {
+			return nil, fmt.Errorf("no job %q in any workflow%s; jobs are: %s", id, suggest.Hint(id, all), strings.Join(all, ", "))
+		}
+	}
+	return kept, nil
+}
+
 func rel(base, p string) string {
 	if r, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(r, "..") {
 		return r
@@ -180,7 +228,7 @@ func rel(base, p string) string {
 	return p
 }
 
-func printTable(stdio IO, jobs []*engine.JobResult, total time.Duration) {
+func printTable(stdio IO, jobs []*scheduler.JobResult, total time.Duration) {
 	fmt.Fprintln(stdio.Out)
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tRESULT\tDURATION")
@@ -191,23 +239,26 @@ func printTable(stdio IO, jobs []*engine.JobResult, total time.Duration) {
 	_ = tw.Flush()
 }
 
-func listWorkflows(stdio IO, wfs []*workflow.Workflow, opts engine.Options) error {
+func listWorkflows(stdio IO, wfs []*workflow.Workflow, opts scheduler.Options) error {
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKFLOW\tJOB\tNEEDS\tTRIGGERED")
 	for _, wf := range wfs {
-		ok, why := true, ""
-		if wf.On != nil {
-			ok, why = wf.On.Match(trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles})
+		p, err := plan.Build(wf, plan.Options{
+			Event: trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles},
+			Jobs:  opts.Jobs,
+		})
+		if err != nil {
+			return withCode(ExitUsage, err)
 		}
 		trig := "yes"
-		if !ok {
-			trig = "no: " + why
+		if !p.Triggered {
+			trig = "no: " + p.Reason
 		}
 		name := wf.Name
 		if name == "" {
 			name = filepath.Base(wf.Path)
 		}
-		for _, j := range wf.Jobs {
+		for _, j := range p.Jobs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, j.ID, strings.Join(j.Needs, ","), trig)
 		}
 	}
@@ -215,8 +266,8 @@ func listWorkflows(stdio IO, wfs []*workflow.Workflow, opts engine.Options) erro
 }
 
 // buildOptions turns flags into engine options.
-func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string) (engine.Options, error) {
-	opts := engine.Options{
+func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string) (scheduler.Options, error) {
+	opts := scheduler.Options{
 		RepoDir: repo, Bind: f.bind, EventName: event, DryRun: f.dryRun,
 		Out: stdio.Out, Color: stdio.IsTTY && !f.noColor && os.Getenv("NO_COLOR") == "",
 		Groups:      os.Getenv("GITHUB_ACTIONS") == "true",
@@ -232,6 +283,9 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 	}
 	if opts.Payload != nil {
 		opts.ChangedFiles = changedFiles(ctx, repo, opts.Payload)
+	} else {
+		// Made once here, so -l and the run judge the trigger on the same payload.
+		opts.Payload = trigger.DefaultPayload(ctx, event, repo)
 	}
 	if opts.Secrets, err = keyValues(f.secrets, f.secretFiles, true); err != nil {
 		return opts, fmt.Errorf("secrets: %w", err)
@@ -253,7 +307,9 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 	if opts.Platforms, opts.ActionBuildArgs, err = platforms(repo, f.platforms, f.buildArgs); err != nil {
 		return opts, err
 	}
-	opts.Containers, opts.NoContainers = containerBackend(ctx)
+	if !f.list && !f.dryRun {
+		opts.Containers, opts.NoContainers = containerBackend(ctx)
+	}
 	return opts, nil
 }
 

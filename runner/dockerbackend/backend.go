@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/runner/container"
-	"github.com/gantry-ci/gantry/runner/engine"
 	"github.com/gantry-ci/gantry/runner/jobenv"
 	"github.com/hashicorp/go-multierror"
 )
@@ -22,7 +21,7 @@ import (
 // ServiceTimeout bounds the wait for services to become healthy.
 var ServiceTimeout = 3 * time.Minute
 
-// Backend implements engine.ContainerBackend.
+// Backend implements jobenv.ContainerBackend.
 type Backend struct {
 	e *container.Engine
 }
@@ -30,7 +29,7 @@ type Backend struct {
 // New wraps a connected engine.
 func New(e *container.Engine) *Backend { return &Backend{e: e} }
 
-var _ engine.ContainerBackend = (*Backend)(nil)
+var _ jobenv.ContainerBackend = (*Backend)(nil)
 
 func suffix() string {
 	var b [4]byte
@@ -50,10 +49,10 @@ func safe(s string) string {
 	return b.String()
 }
 
-// StartJob implements engine.ContainerBackend: a network for the job, its
+// StartJob implements jobenv.ContainerBackend: a network for the job, its
 // services (healthy before it returns) and, when an image is given, the job
 // container. On failure everything it made is removed.
-func (b *Backend) StartJob(ctx context.Context, spec engine.ContainerJobSpec) (engine.ContainerJob, error) {
+func (b *Backend) StartJob(ctx context.Context, spec jobenv.ContainerJobSpec) (jobenv.ContainerJob, error) {
 	j := &job{b: b, runID: spec.RunID, services: map[string]any{}}
 	ok := false
 	defer func() {
@@ -136,19 +135,19 @@ func (b *Backend) StartJob(ctx context.Context, spec engine.ContainerJobSpec) (e
 	return j, nil
 }
 
-func log(spec engine.ContainerJobSpec, format string, args ...any) {
+func log(spec jobenv.ContainerJobSpec, format string, args ...any) {
 	if spec.Log != nil {
 		spec.Log(format, args...)
 	}
 }
 
-// BuildActionImage implements engine.ContainerBackend.
+// BuildActionImage implements jobenv.ContainerBackend.
 func (b *Backend) BuildActionImage(ctx context.Context, contextDir, dockerfile string, buildArgs map[string]string) (string, error) {
 	return b.e.BuildImage(ctx, contextDir, dockerfile, buildArgs, "gantry-action")
 }
 
-// RunAction implements engine.ContainerBackend.
-func (b *Backend) RunAction(ctx context.Context, spec engine.DockerActionSpec) (int, error) {
+// RunAction implements jobenv.ContainerBackend.
+func (b *Backend) RunAction(ctx context.Context, spec jobenv.DockerActionSpec) (int, error) {
 	mounts := []container.Mount{{Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"}}
 	for _, m := range spec.Mounts {
 		mounts = append(mounts, container.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
@@ -166,7 +165,7 @@ func (b *Backend) RunAction(ctx context.Context, spec engine.DockerActionSpec) (
 	return b.e.RunOnce(ctx, cs, spec.Stdout, spec.Stderr)
 }
 
-// Cleanup implements engine.ContainerBackend.
+// Cleanup implements jobenv.ContainerBackend.
 func (b *Backend) Cleanup(ctx context.Context, runID string) error {
 	return b.e.Cleanup(ctx, runID)
 }
@@ -180,7 +179,7 @@ type job struct {
 	ctr        *container.Container // nil for a host job with services
 	host       jobenv.Env
 	env        map[string]string
-	mounts     []engine.Mount
+	mounts     []jobenv.Mount
 	containers []*container.Container
 	services   map[string]any
 	once       sync.Once

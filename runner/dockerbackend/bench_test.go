@@ -9,7 +9,7 @@ import (
 	"time"
 
 	dcontainer "github.com/docker/docker/api/types/container"
-	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -56,7 +56,7 @@ func BenchmarkContainerJobOverhead(b *testing.B) {
 		bare += time.Since(start)
 
 		start = time.Now()
-		res, err := engine.Run(ctx, wf, engine.Options{RepoDir: dir, Bind: true, Out: io.Discard, WorkRoot: b.TempDir(),
+		res, err := scheduler.Run(ctx, wf, scheduler.Options{RepoDir: dir, Bind: true, Out: io.Discard, WorkRoot: b.TempDir(),
 			Payload: map[string]any{"ref": "refs/heads/main"}, Containers: backend, Platforms: map[string]string{"bench": image}})
 		if err != nil || !res.Success {
 			b.Fatalf("run: %v", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/container"
 	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -79,13 +80,13 @@ var runSeq = time.Now().UnixNano() % 1e9
 
 // runOnEngine runs a workflow against the real engine and checks that the run
 // left nothing behind.
-func runOnEngine(t *testing.T, ctx context.Context, e *container.Engine, wfText string, setup func(dir string), out *syncBuf) (*engine.Result, string) {
+func runOnEngine(t *testing.T, ctx context.Context, e *container.Engine, wfText string, setup func(dir string), out *syncBuf) (*scheduler.Result, string) {
 	t.Helper()
 	return runOnEngineWith(t, ctx, e, wfText, setup, out, nil)
 }
 
 // runOnEngineWith is runOnEngine with a last say on the options.
-func runOnEngineWith(t *testing.T, ctx context.Context, e *container.Engine, wfText string, setup func(dir string), out *syncBuf, tune func(*engine.Options)) (*engine.Result, string) {
+func runOnEngineWith(t *testing.T, ctx context.Context, e *container.Engine, wfText string, setup func(dir string), out *syncBuf, tune func(*scheduler.Options)) (*scheduler.Result, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, ".github", "workflows"), 0o755); err != nil {
@@ -107,7 +108,7 @@ func runOnEngineWith(t *testing.T, ctx context.Context, e *container.Engine, wfT
 	if out == nil {
 		out = &syncBuf{}
 	}
-	opts := engine.Options{
+	opts := scheduler.Options{
 		RepoDir: dir, EventName: "push", Out: out, WorkRoot: t.TempDir(), RunID: runID,
 		Payload:    map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "acme/e2e"}},
 		Containers: New(e),
@@ -115,7 +116,7 @@ func runOnEngineWith(t *testing.T, ctx context.Context, e *container.Engine, wfT
 	if tune != nil {
 		tune(&opts)
 	}
-	res, err := engine.Run(ctx, wf, opts)
+	res, err := scheduler.Run(ctx, wf, opts)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
@@ -378,7 +379,7 @@ jobs:
           printf 'GET / HTTP/1.0\r\n\r\n' >&3
           cat <&3
 `, port, engine.DefaultImage)
-	res, out := runOnEngineWith(t, context.Background(), e, wf, nil, nil, func(o *engine.Options) { o.Network = "host" })
+	res, out := runOnEngineWith(t, context.Background(), e, wf, nil, nil, func(o *scheduler.Options) { o.Network = "host" })
 	if !res.Success {
 		t.Fatalf("run with network host failed:\n%s", out)
 	}

@@ -6,31 +6,35 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/expr"
+	"github.com/gantry-ci/gantry/runner/evaluate"
 	"github.com/gantry-ci/gantry/runner/jobenv"
+	"github.com/gantry-ci/gantry/runner/report"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
 const defaultJobTimeout = 360 * time.Minute
+
+// alwaysGrace bounds how long steps that run despite cancellation
+// (if: always() / cancelled()) may take.
+const alwaysGrace = 5 * time.Minute
 
 // errJobTimeout is the cause of a job's context when timeout-minutes passes.
 var errJobTimeout = errors.New("the job has exceeded the maximum execution time")
 
 // jobRun is one job (one matrix cell) being executed.
 type jobRun struct {
-	r        *run
-	job      *workflow.Job
-	id       string
-	name     string
-	log      *JobLog
-	matrix   map[string]any
-	strategy map[string]any
-	needs    map[string]any
+	req    *Request
+	deps   Deps
+	job    *workflow.Job
+	id     string
+	name   string
+	rep    *jobOut
+	github map[string]any // the run's github context plus the job's own values
 
 	env       jobenv.Env
 	inside    bool   // processes run in a container: no host environment leaks in
@@ -38,6 +42,7 @@ type jobRun struct {
 	temp      string // host path: RUNNER_TEMP
 	toolCache string
 	home      string
+	base      string // the job's own directory
 
 	baseEnv map[string]string // workflow env + job env, evaluated at job start
 
@@ -57,172 +62,155 @@ type jobRun struct {
 	preStates         map[*workflow.Step]map[string]string
 }
 
-// postStep is the post part of an action, run at the end of the job in reverse order.
-type postStep struct {
-	title string
-	cond  string
-	run   func(ctx context.Context) string // returns the outcome
-}
-
-func (r *run) runJob(ctx context.Context, job *workflow.Job, cell map[string]any, keys []string, strategy map[string]any, needs map[string]any, isMatrix bool) *JobResult {
-	start := time.Now()
-	contexts := r.baseContexts(needs)
-	contexts["matrix"] = cell
-	contexts["strategy"] = strategy
-	name := jobDisplayName(job, cell, keys, contexts, isMatrix)
-	j := &jobRun{
-		r: r, job: job, id: job.ID, name: name, matrix: cell, strategy: strategy, needs: needs,
+func newJobRun(req *Request, deps Deps) *jobRun {
+	name := req.Name
+	if name == "" {
+		name = req.Job.ID
+	}
+	return &jobRun{
+		req: req, deps: deps, job: req.Job, id: req.Job.ID, name: name,
+		rep:     &jobOut{rep: deps.Reporter, m: deps.Masker},
+		github:  jobGitHub(req.GitHub, req.Job.ID),
 		fileEnv: map[string]string{}, runCount: map[string]int{}, actions: map[string]*loadedAction{},
 		services: map[string]any{},
+		jobCtx:   map[string]any{"status": "success", "services": map[string]any{}},
 	}
-	j.log = r.out.Job(name, r.nextColor())
-	jr := &JobResult{ID: job.ID, Name: name, Matrix: cell}
-	result, outputs := j.execute(ctx)
-	jr.Result = result
-	jr.Outputs = outputs
-	jr.Duration = time.Since(start)
-	style := ansiGreen
-	if result != "success" {
-		style = ansiRed
-	}
-	j.log.Styled(style, "🏁 Job %s: %s [%s]", result, name, jr.Duration.Round(time.Millisecond))
-	return jr
 }
 
 // execute sets the job up, runs its steps and post steps, and tears it down.
-func (j *jobRun) execute(parent context.Context) (string, map[string]string) {
-	contexts := j.r.baseContexts(j.needs)
-	contexts["matrix"] = j.matrix
-	contexts["strategy"] = j.strategy
-	env := &expr.Env{Contexts: contexts}
+func (j *jobRun) execute(parent context.Context) (report.Result, map[string]string) {
+	env := &expr.Env{Contexts: j.runLayer()}
 
 	timeout := defaultJobTimeout
 	if s := j.job.TimeoutMinutes; s != "" {
-		m, err := evalNumber(s, env)
+		m, err := evaluate.Number(s, env)
 		if err != nil {
-			j.log.Styled(ansiRed, "Error: %s: timeout-minutes: %v", j.job.Pos, err)
-			return "failure", nil
+			j.rep.errorf("%s: timeout-minutes: %v", j.job.Pos, err)
+			return report.Failure, nil
 		}
 		timeout = time.Duration(m * float64(time.Minute))
 	}
 	continueOnError := false
 	if s := j.job.ContinueOnError; s != "" {
-		v, err := evalBool(s, env)
+		v, err := evaluate.Bool(s, env)
 		if err != nil {
-			j.log.Styled(ansiRed, "Error: %s: continue-on-error: %v", j.job.Pos, err)
-			return "failure", nil
+			j.rep.errorf("%s: continue-on-error: %v", j.job.Pos, err)
+			return report.Failure, nil
 		}
 		continueOnError = v
 	}
 
-	// The job's own concurrency group.
-	ctx, cancelJob := context.WithCancelCause(parent)
-	defer cancelJob(nil)
-	if c := j.job.Concurrency; c != nil {
-		group, cancelInProgress, err := j.r.concurrencyOf(c, contexts)
-		if err != nil {
-			j.log.Styled(ansiRed, "Error: %v", err)
-			return "failure", nil
-		}
-		release, err := j.r.conc.Acquire(ctx, group, cancelInProgress, cancelJob)
-		if err != nil {
-			j.log.Styled(ansiYel, "%v", err)
-			return "cancelled", nil
-		}
-		defer release()
-	}
-
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w of %s", errJobTimeout, timeout))
+	ctx, cancelTimeout := context.WithTimeoutCause(parent, timeout, fmt.Errorf("%w of %s", errJobTimeout, timeout))
 	defer cancelTimeout()
 
 	defer j.teardown()
 	if err := j.setup(ctx, env); err != nil {
-		j.log.Styled(ansiRed, "Error: %v", err)
-		return j.finish("failure", continueOnError), nil
-	}
-	if j.r.opts.DryRun {
-		for _, s := range j.job.Steps {
-			j.log.Info("*DRYRUN* %s", stepTitle(s))
+		j.rep.errorf("%v", err)
+		if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errJobTimeout) {
+			return report.Cancelled, nil
 		}
-		return "success", nil
+		return j.finish(report.Failure, continueOnError), nil
 	}
 
-	top := &scope{steps: map[string]any{}, inputs: j.r.inputs}
+	top := &scope{steps: map[string]any{}, inputs: j.req.Inputs}
 	j.runPres(ctx, top)
-	for _, s := range j.job.Steps {
-		j.runStep(ctx, top, s)
+	for i, s := range j.job.Steps {
+		j.runStep(ctx, top, s, i)
 	}
 	j.runPosts(ctx)
 
-	result := "success"
+	result := report.Success
 	switch {
 	case errors.Is(context.Cause(ctx), errJobTimeout):
-		j.log.Styled(ansiRed, "Error: %v", context.Cause(ctx))
-		result = "failure"
-	case j.cancelled(ctx):
-		result = "cancelled"
-	case j.failed:
-		result = "failure"
+		j.rep.errorf("%v", context.Cause(ctx))
+		result = report.Failure
+	case ctx.Err() != nil:
+		result = report.Cancelled
+	case j.hasFailed():
+		result = report.Failure
 	}
 	outputs := j.evalOutputs(top)
 	return j.finish(result, continueOnError), outputs
 }
 
+func (j *jobRun) hasFailed() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failed
+}
+
+func (j *jobRun) markFailed() {
+	j.mu.Lock()
+	j.failed = true
+	j.mu.Unlock()
+}
+
 // finish applies job-level continue-on-error: a failed job does not fail the run.
-func (j *jobRun) finish(result string, continueOnError bool) string {
-	if result == "failure" && continueOnError {
-		j.log.Styled(ansiYel, "Job failed, but continue-on-error is set")
-		return "success"
+func (j *jobRun) finish(result report.Result, continueOnError bool) report.Result {
+	if result == report.Failure && continueOnError {
+		j.rep.Line(report.Warn, "Job failed, but continue-on-error is set")
+		return report.Success
 	}
 	return result
 }
 
-func (j *jobRun) cancelled(ctx context.Context) bool {
-	return ctx.Err() != nil
-}
-
 // setup makes the job's directories and environment.
 func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
-	base := filepath.Join(j.r.dir, "jobs", safeName(j.id)+"-"+randomSuffix())
+	workDir := j.deps.WorkDir
+	if workDir == "" {
+		workDir = os.TempDir()
+	}
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return fmt.Errorf("job %s: make work dir: %w", j.id, err)
+	}
+	base, err := os.MkdirTemp(workDir, safeName(j.id)+"-")
+	if err != nil {
+		return fmt.Errorf("job %s: make job dir: %w", j.id, err)
+	}
+	j.base = base
+	j.cleanup = append(j.cleanup, func(context.Context) { _ = os.RemoveAll(base) })
 	j.temp = filepath.Join(base, "temp")
-	j.toolCache = filepath.Join(j.r.dir, "toolcache")
 	j.home = filepath.Join(base, "home")
+	j.toolCache = j.deps.ToolCache
+	if j.toolCache == "" {
+		j.toolCache = filepath.Join(base, "toolcache")
+	}
 	for _, d := range []string{j.temp, j.toolCache, j.home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("job %s: make %s: %w", j.id, d, err)
 		}
 	}
-	if j.r.opts.Bind {
-		j.workspace = j.r.opts.RepoDir
-	} else {
-		j.workspace = filepath.Join(base, "work", filepath.Base(j.r.opts.RepoDir), filepath.Base(j.r.opts.RepoDir))
-		if err := copyTree(j.r.opts.RepoDir, j.workspace); err != nil {
-			return fmt.Errorf("job %s: copy repository into workspace: %w", j.id, err)
-		}
+	ws := j.deps.Workspace
+	if ws == nil {
+		return fmt.Errorf("job %s: no workspace provider", j.id)
 	}
+	repoName := j.repoName()
+	path, release, err := ws.Prepare(ctx, filepath.Join(base, "work", repoName, repoName))
+	if err != nil {
+		return fmt.Errorf("job %s: %w", j.id, err)
+	}
+	j.workspace = path
+	j.cleanup = append(j.cleanup, func(context.Context) {
+		if err := release(); err != nil {
+			j.rep.warnf("release workspace: %v", err)
+		}
+	})
 
 	// workflow env < job env; job env sees the workflow env.
 	j.baseEnv = map[string]string{}
 	ctxEnv := map[string]any{}
 	env.Contexts["env"] = ctxEnv
-	for _, kv := range j.r.wf.Env {
-		v, err := evalString(kv.Value, env)
-		if err != nil {
-			return fmt.Errorf("%s: env %s: %w", kv.Pos, kv.Key, err)
+	for _, list := range [][]workflow.KV{j.req.Workflow.Env, j.job.Env} {
+		for _, kv := range list {
+			v, err := evaluate.String(kv.Value, env)
+			if err != nil {
+				return fmt.Errorf("%s: env %s: %w", kv.Pos, kv.Key, err)
+			}
+			j.baseEnv[kv.Key] = v
+			ctxEnv[kv.Key] = v
 		}
-		j.baseEnv[kv.Key] = v
-		ctxEnv[kv.Key] = v
-	}
-	for _, kv := range j.job.Env {
-		v, err := evalString(kv.Value, env)
-		if err != nil {
-			return fmt.Errorf("%s: env %s: %w", kv.Pos, kv.Key, err)
-		}
-		j.baseEnv[kv.Key] = v
-		ctxEnv[kv.Key] = v
 	}
 
-	j.jobCtx = map[string]any{"status": "success", "services": j.services}
 	platform, err := j.platform(env)
 	if err != nil {
 		return err
@@ -230,40 +218,57 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 	if err := j.startEnvironment(ctx, platform, env); err != nil {
 		return err
 	}
-	if err := j.resolveActions(ctx); err != nil {
-		return err
+	j.github["workspace"] = j.path(j.workspace)
+	return j.resolveActions(ctx)
+}
+
+// repoName is the repository's name for GitHub's workspace layout.
+func (j *jobRun) repoName() string {
+	if r, ok := j.req.GitHub["repository"].(string); ok && r != "" {
+		if i := strings.LastIndexByte(r, '/'); i >= 0 {
+			r = r[i+1:]
+		}
+		if n := safeName(r); n != "" {
+			return n
+		}
 	}
-	return nil
+	return "repo"
 }
 
 func (j *jobRun) teardown() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if j.env != nil {
+		if err := j.env.Close(ctx); err != nil {
+			j.rep.warnf("clean up job environment: %v", err)
+		}
+	}
 	for i := len(j.cleanup) - 1; i >= 0; i-- {
 		j.cleanup[i](ctx)
 	}
-	if j.env != nil {
-		if err := j.env.Close(ctx); err != nil {
-			j.log.Styled(ansiYel, "Warning: clean up job environment: %v", err)
-		}
-	}
 }
 
-// platform decides where the job runs: "host" or an image.
+// platform decides where the job runs: "host", "container" or an image.
 func (j *jobRun) platform(env *expr.Env) (string, error) {
 	if j.job.Container != nil && j.job.Container.Image != "" {
 		return "container", nil
 	}
-	v, err := evalValue(j.job.RunsOn, env)
+	v, err := evaluate.Value(j.job.RunsOn, env)
 	if err != nil {
 		return "", fmt.Errorf("%s: runs-on: %w", j.job.Pos, err)
 	}
-	labels := runsOnLabels(v)
+	labels := RunsOnLabels(v)
 	if len(labels) == 0 {
 		return "", fmt.Errorf("%s: job %q has no runs-on labels", j.job.Pos, j.id)
 	}
+	return Platform(labels, j.deps.Platforms, j.job.Pos.String())
+}
+
+// Platform maps runs-on labels to "host" or an image: the given mapping
+// first, then self-hosted, then GitHub's hosted Ubuntu labels.
+func Platform(labels []string, mapping map[string]string, where string) (string, error) {
 	for _, l := range labels {
-		if p, ok := j.r.opts.Platforms[strings.ToLower(l)]; ok {
+		if p, ok := mapping[strings.ToLower(l)]; ok {
 			return p, nil
 		}
 	}
@@ -277,7 +282,7 @@ func (j *jobRun) platform(env *expr.Env) (string, error) {
 			return img, nil
 		}
 	}
-	return "", fmt.Errorf("%s: no platform for runs-on %v; map a label with -P %s=host (run on this machine) or -P %s=IMAGE", j.job.Pos, labels, labels[0], labels[0])
+	return "", fmt.Errorf("%s: no platform for runs-on %v; map a label with -P %s=host (run on this machine) or -P %s=IMAGE", where, labels, labels[0], labels[0])
 }
 
 // DefaultImage is the local image GitHub's hosted Ubuntu labels map to.
@@ -291,7 +296,8 @@ var defaultPlatforms = map[string]string{
 	"linux":         "host",
 }
 
-func runsOnLabels(v any) []string {
+// RunsOnLabels lists the labels of an evaluated runs-on value.
+func RunsOnLabels(v any) []string {
 	switch x := v.(type) {
 	case string:
 		return []string{x}
@@ -303,7 +309,7 @@ func runsOnLabels(v any) []string {
 		return out
 	case map[string]any:
 		if l, ok := x["labels"]; ok {
-			return runsOnLabels(l)
+			return RunsOnLabels(l)
 		}
 		if g, ok := x["group"]; ok {
 			return []string{expr.ToString(g)}
@@ -318,31 +324,17 @@ func (j *jobRun) startEnvironment(ctx context.Context, platform string, env *exp
 		j.env = jobenv.NewHost()
 		return nil
 	}
-	if j.r.opts.Containers == nil {
+	if j.deps.Containers == nil {
 		if platform == "host" {
 			return fmt.Errorf("%s: job %q has services, which need a Docker engine, and none is available", j.job.Pos, j.id)
 		}
-		why := j.r.opts.NoContainers
+		why := j.deps.NoContainers
 		if why == "" {
 			why = "no Docker engine is available"
 		}
 		return fmt.Errorf("%s: job %q runs in a container (%s) but %s; start an engine (scripts/setup.sh) or run the job on this machine with -P <label>=host", j.job.Pos, j.id, platform, why)
 	}
 	return j.startContainers(ctx, platform, env)
-}
-
-// runnerContext is the runner context.
-func (j *jobRun) runnerContext() map[string]any {
-	arch := map[string]string{"amd64": "X64", "arm64": "ARM64", "386": "X86", "arm": "ARM"}[runtime.GOARCH]
-	return map[string]any{
-		"name":        "gantry",
-		"os":          "Linux",
-		"arch":        arch,
-		"temp":        j.path(j.temp),
-		"tool_cache":  j.path(j.toolCache),
-		"debug":       "",
-		"environment": "self-hosted",
-	}
 }
 
 // path maps a host path to where the job's processes see it.
@@ -357,18 +349,17 @@ func (j *jobRun) evalOutputs(top *scope) map[string]string {
 	if len(j.job.Outputs) == 0 {
 		return nil
 	}
-	contexts := j.contexts(top, j.envContext(top, nil))
-	env := &expr.Env{Contexts: contexts}
+	env := &expr.Env{Contexts: j.contexts(top, j.envContext(top, nil))}
 	out := map[string]string{}
 	for _, kv := range j.job.Outputs {
-		v, err := evalString(kv.Value, env)
+		v, err := evaluate.String(kv.Value, env)
 		if err != nil {
-			j.log.Styled(ansiYel, "Warning: %s: output %s: %v", kv.Pos, kv.Key, err)
+			j.rep.warnf("%s: output %s: %v", kv.Pos, kv.Key, err)
 			continue
 		}
-		if j.r.masker.Replace(v) != v {
+		if j.deps.Masker.Replace(v) != v {
 			// GitHub drops outputs that contain secrets rather than leak them.
-			j.log.Styled(ansiYel, "Warning: skip output '%s' since it may contain secret.", kv.Key)
+			j.rep.warnf("skip output '%s' since it may contain secret.", kv.Key)
 			continue
 		}
 		out[kv.Key] = v

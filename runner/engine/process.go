@@ -13,6 +13,7 @@ import (
 	"github.com/gantry-ci/gantry/internal/envfile"
 	"github.com/gantry-ci/gantry/internal/wfcmd"
 	"github.com/gantry-ci/gantry/runner/jobenv"
+	"github.com/gantry-ci/gantry/runner/report"
 )
 
 func randomSuffix() string {
@@ -56,7 +57,7 @@ func (f *fileCommands) remove() {
 }
 
 // runProcess runs argv for a step in the job's environment.
-func (j *jobRun) runProcess(ctx context.Context, sc *scope, st *stepState, argv []string, dir string, env map[string]string) error {
+func (j *jobRun) runProcess(ctx context.Context, st *stepState, argv []string, dir string, env map[string]string) error {
 	return j.runWith(ctx, st, j.path, env, func(ctx context.Context, env map[string]string, out io.Writer) (int, error) {
 		return j.env.Run(ctx, jobenv.Process{Argv: argv, Dir: dir, Env: env, Stdout: out, Stderr: out})
 	})
@@ -98,22 +99,22 @@ func (j *jobRun) runWith(ctx context.Context, st *stepState, pathFn func(string)
 // handleEvent carries out one workflow command or prints one line.
 func (j *jobRun) handleEvent(ev wfcmd.Event, st *stepState) {
 	switch ev.Kind {
-	case wfcmd.EventLine:
-		j.log.Line(ev.Line)
+	case wfcmd.EventLine, wfcmd.EventEcho:
+		j.rep.Line(report.Output, ev.Line)
 	case wfcmd.EventMask:
-		j.r.masker.Add(ev.Value)
+		j.deps.Masker.Add(ev.Value)
 	case wfcmd.EventGroup:
-		j.log.GroupStart(ev.Value)
+		j.rep.Group(ev.Value)
 	case wfcmd.EventEndGroup:
-		j.log.GroupEnd()
+		j.rep.EndGroup()
 	case wfcmd.EventDebug:
-		if os.Getenv("ACTIONS_STEP_DEBUG") == "true" || j.r.opts.Secrets["ACTIONS_STEP_DEBUG"] == "true" {
-			j.log.Styled(ansiDim, "::debug::%s", ev.Value)
+		if os.Getenv("ACTIONS_STEP_DEBUG") == "true" || j.req.Secrets["ACTIONS_STEP_DEBUG"] == "true" || j.req.Vars["ACTIONS_STEP_DEBUG"] == "true" {
+			j.rep.Line(report.Command, "::debug::"+ev.Value)
 		}
 	case wfcmd.EventAnnotation:
 		a := ev.Annotation
-		j.log.Styled(annotationStyle(a.Level), "%s", a.String())
-		j.r.addAnnotation(j.r.masker.Replace(fmt.Sprintf("%s (job %s)", a.String(), j.name)))
+		j.rep.Annotate(report.Annotation{Level: a.Level, Title: a.Title, Message: a.Message, File: a.File,
+			Line: a.Line, EndLine: a.EndLine, Col: a.Col, EndCol: a.EndColumn, Step: st.action})
 	case wfcmd.EventSetOutput:
 		st.outputs[ev.Name] = ev.Value
 	case wfcmd.EventSaveState:
@@ -126,20 +127,8 @@ func (j *jobRun) handleEvent(ev wfcmd.Event, st *stepState) {
 	case wfcmd.EventAddPath:
 		j.addPath(ev.Value)
 	case wfcmd.EventWarning:
-		j.log.Styled(ansiYel, "Warning: %s", ev.Value)
-	case wfcmd.EventEcho:
-		j.log.Line(ev.Line)
+		j.rep.warnf("%s", ev.Value)
 	}
-}
-
-func annotationStyle(level string) string {
-	switch level {
-	case "error":
-		return ansiRed
-	case "warning":
-		return ansiYel
-	}
-	return ansiBold
 }
 
 func (j *jobRun) setEnv(k, v string) {
@@ -186,7 +175,7 @@ func (j *jobRun) applyFileCommands(fc *fileCommands, st *stepState) error {
 	}
 	for _, kv := range kvs {
 		if err := envfile.CheckEnvName(kv.Key); err != nil {
-			j.log.Styled(ansiYel, "Warning: GITHUB_ENV: %v", err)
+			j.rep.warnf("GITHUB_ENV: %v", err)
 			continue
 		}
 		j.setEnv(kv.Key, kv.Value)
@@ -221,9 +210,9 @@ func (j *jobRun) applyFileCommands(fc *fileCommands, st *stepState) error {
 	}
 	const maxSummary = 1 << 20 // GitHub's limit per step
 	if len(summary) > maxSummary {
-		j.log.Styled(ansiYel, "Warning: step summary is %d bytes, over GitHub's 1 MiB limit; it was not kept", len(summary))
+		j.rep.warnf("step summary is %d bytes, over GitHub's 1 MiB limit; it was not kept", len(summary))
 	} else if strings.TrimSpace(string(summary)) != "" {
-		j.r.addSummary(j.name, st.action, string(summary))
+		j.rep.Summary(report.Step{ID: st.id, Name: st.action}, string(summary))
 	}
 	return nil
 }

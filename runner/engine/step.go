@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gantry-ci/gantry/internal/expr"
-	"github.com/gantry-ci/gantry/runner/jobenv"
+	"github.com/gantry-ci/gantry/runner/evaluate"
+	"github.com/gantry-ci/gantry/runner/report"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -55,208 +53,165 @@ func stepTitle(s *workflow.Step) string {
 	return "Run " + line
 }
 
-// contexts are the expression contexts a step sees.
-func (j *jobRun) contexts(sc *scope, envCtx map[string]any) map[string]any {
-	c := j.r.baseContexts(j.needs)
-	c["matrix"] = j.matrix
-	if c["matrix"] == nil {
-		c["matrix"] = map[string]any{}
-	}
-	c["strategy"] = j.strategy
-	c["runner"] = j.runnerContext()
-	j.mu.Lock()
-	status := "success"
-	if j.failed {
-		status = "failure"
-	}
-	j.jobCtx["status"] = status
-	c["job"] = j.jobCtx
-	j.mu.Unlock()
-	c["steps"] = sc.steps
-	c["inputs"] = sc.inputs
-	c["env"] = envCtx
-	if sc.actionPath != "" {
-		gh := make(map[string]any, len(j.r.github)+3)
-		for k, v := range j.r.github {
-			gh[k] = v
-		}
-		gh["action_path"] = j.path(sc.actionPath)
-		gh["action_repository"] = sc.actionRepo
-		gh["action_ref"] = sc.actionRef
-		c["github"] = gh
-	}
-	return c
-}
-
-// envContext is the env context before a step's own env: workflow, job,
-// GITHUB_ENV values, then the enclosing composite step's env.
-func (j *jobRun) envContext(sc *scope, stepEnv map[string]string) map[string]any {
-	out := map[string]any{}
-	for k, v := range j.baseEnv {
-		out[k] = v
-	}
-	j.mu.Lock()
-	for k, v := range j.fileEnv {
-		out[k] = v
-	}
-	j.mu.Unlock()
-	var chain []*scope
-	for s := sc; s != nil; s = s.parent {
-		chain = append(chain, s)
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for k, v := range chain[i].env {
-			out[k] = v
-		}
-	}
-	for k, v := range stepEnv {
-		out[k] = v
-	}
-	return out
-}
-
-func (j *jobRun) statusFunc(ctx context.Context, sc *scope) func(string) bool {
-	return func(fn string) bool {
-		cancelled := ctx.Err() != nil
-		switch fn {
-		case "success":
-			return !cancelled && !j.failed && !sc.anyFailed()
-		case "failure":
-			return j.failed || sc.anyFailed()
-		case "cancelled":
-			return cancelled
-		}
-		return true
-	}
-}
-
-// runStep runs one step and records its outcome in the scope's steps context.
-func (j *jobRun) runStep(ctx context.Context, sc *scope, s *workflow.Step) {
-	start := time.Now()
-	title := stepTitle(s)
-	record := func(outcome, conclusion string, outputs map[string]any) {
-		if s.ID != "" {
-			if outputs == nil {
-				outputs = map[string]any{}
-			}
-			sc.steps[s.ID] = map[string]any{"outputs": outputs, "outcome": outcome, "conclusion": conclusion}
-		}
-		if conclusion == "failure" {
-			sc.failed = true
-			if !sc.composite {
-				j.mu.Lock()
-				j.failed = true
-				j.mu.Unlock()
-			}
-		}
-	}
-
-	// Evaluate the step's own env with the env context as it stands.
-	envCtx := j.envContext(sc, nil)
-	contexts := j.contexts(sc, envCtx)
-	env := &expr.Env{Contexts: contexts, Status: j.statusFunc(ctx, sc), HashFiles: j.hashFiles}
-	stepEnv := map[string]string{}
-	for _, kv := range s.Env {
-		v, err := evalString(kv.Value, env)
-		if err != nil {
-			j.log.Styled(ansiRed, "Error: %s: env %s: %v", kv.Pos, kv.Key, err)
-			record("failure", "failure", nil)
-			return
-		}
-		stepEnv[kv.Key] = v
-	}
-	envCtx = j.envContext(sc, stepEnv)
-	contexts["env"] = envCtx
-
-	cond := s.If
-	if strings.TrimSpace(cond) == "" {
-		cond = "success()"
-	}
-	ok, err := expr.EvalCondition(cond, env)
-	if err != nil {
-		j.log.Styled(ansiRed, "Error: %s: if: %v", s.Pos, err)
-		record("failure", "failure", nil)
-		return
-	}
-	if s.Name != "" {
-		if t, err := evalString(s.Name, env); err == nil {
-			title = t
-		}
-	}
-	if !ok {
-		record("skipped", "skipped", nil)
-		if !sc.composite {
-			j.log.StepEnd(title, "skipped", 0)
-		}
-		return
-	}
-
-	// A step that runs even though the job is cancelled gets its own context.
-	stepCtx := ctx
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		stepCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), alwaysGrace)
-		defer cancel()
-	}
-	continueOnError := false
-	if s.ContinueOnError != "" {
-		if continueOnError, err = evalBool(s.ContinueOnError, env); err != nil {
-			j.log.Styled(ansiRed, "Error: %s: continue-on-error: %v", s.Pos, err)
-			record("failure", "failure", nil)
-			return
-		}
-	}
-	if s.TimeoutMinutes != "" {
-		m, err := evalNumber(s.TimeoutMinutes, env)
-		if err != nil {
-			j.log.Styled(ansiRed, "Error: %s: timeout-minutes: %v", s.Pos, err)
-			record("failure", "failure", nil)
-			return
-		}
-		var cancel context.CancelFunc
-		stepCtx, cancel = context.WithTimeoutCause(stepCtx, time.Duration(m*float64(time.Minute)), errStepTimeout)
-		defer cancel()
-	}
-
-	j.log.StepStart(title)
-	st := &stepState{id: s.ID, action: j.actionName(sc, s), outputs: map[string]any{}}
-	var runErr error
-	switch {
-	case s.Run != "":
-		runErr = j.runScript(stepCtx, sc, s, env, stepEnv, st)
-	case s.Uses != "":
-		runErr = j.runUses(stepCtx, sc, s, env, stepEnv, st)
-	default:
-		runErr = fmt.Errorf("%s: step has neither run nor uses", s.Pos)
-	}
-	outcome := "success"
-	if runErr != nil {
-		outcome = "failure"
-		if errors.Is(context.Cause(stepCtx), errStepTimeout) {
-			runErr = fmt.Errorf("%w after %s", errStepTimeout, s.TimeoutMinutes+" minutes")
-		} else if ctx.Err() != nil {
-			outcome = "cancelled"
-		}
-		j.log.Styled(ansiRed, "Error: %v", runErr)
-		j.r.addAnnotation(fmt.Sprintf("%s: error: %s (job %s, step %s)", s.Pos, j.r.masker.Replace(runErr.Error()), j.name, title))
-	}
-	conclusion := outcome
-	if outcome == "failure" && continueOnError {
-		conclusion = "success"
-		j.log.Styled(ansiYel, "continue-on-error: the step failed but the job goes on")
-	}
-	record(outcome, conclusion, st.outputs)
-	if !sc.composite {
-		j.log.StepEnd(title, outcome, time.Since(start))
-	}
-}
-
 // stepState collects what a step's file commands and workflow commands set.
 type stepState struct {
 	id      string
 	action  string // GITHUB_ACTION
 	outputs map[string]any
 	state   map[string]string // GITHUB_STATE values, for the action's post step
+}
+
+// phase is one run of the step lifecycle: a main step, or the pre or post
+// part of an action. Every phase goes through lifecycle, so if:, start and
+// end, timeouts, cancellation and failure marking are decided in one place.
+type phase struct {
+	step            report.Step
+	cond            string // if:, pre-if or post-if; empty means def
+	def             string // success() for main steps, always() for pre and post
+	condPos         string // where cond is written, for errors
+	env             *expr.Env
+	timeout         time.Duration
+	quiet           bool // composite inner steps: no start/end lines of their own
+	continueOnError bool
+	exec            func(ctx context.Context) error
+}
+
+// lifecycle runs one phase and returns its outcome and conclusion.
+func (j *jobRun) lifecycle(ctx context.Context, p phase) (outcome, conclusion report.Result) {
+	cond := p.cond
+	if strings.TrimSpace(cond) == "" {
+		cond = p.def
+	}
+	ok, err := expr.EvalCondition(cond, p.env)
+	if err != nil {
+		j.rep.errorf("%s: if: %v", p.condPos, err)
+		j.stepEnd(p, report.Failure, report.Failure, time.Now(), err.Error())
+		return report.Failure, report.Failure
+	}
+	if !ok {
+		if !p.quiet {
+			j.rep.StepFinished(p.step, report.StepEnd{Outcome: report.Skipped, Conclusion: report.Skipped, Ended: time.Now()})
+		}
+		return report.Skipped, report.Skipped
+	}
+	// A phase that runs even though the job is cancelled gets its own context.
+	runCtx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), alwaysGrace)
+		defer cancel()
+	}
+	if p.timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(runCtx, p.timeout, errStepTimeout)
+		defer cancel()
+	}
+	start := time.Now()
+	if p.quiet {
+		j.rep.infof("▶ %s", p.step.Name)
+	} else {
+		j.rep.StepStarted(p.step, start)
+	}
+	runErr := p.exec(runCtx)
+	outcome = report.Success
+	reason := ""
+	if runErr != nil {
+		outcome = report.Failure
+		if errors.Is(context.Cause(runCtx), errStepTimeout) {
+			runErr = fmt.Errorf("%w after %s", errStepTimeout, p.timeout)
+		} else if ctx.Err() != nil {
+			outcome = report.Cancelled
+		}
+		reason = runErr.Error()
+		j.rep.errorf("%v", runErr)
+		j.rep.Annotate(report.Annotation{Level: "error", Message: fmt.Sprintf("%s (job %s, step %s)", runErr, j.name, p.step.Name), Step: p.step.Name})
+	}
+	conclusion = outcome
+	if outcome == report.Failure && p.continueOnError {
+		conclusion = report.Success
+		j.rep.Line(report.Warn, "continue-on-error: the step failed but the job goes on")
+	}
+	j.stepEnd(p, outcome, conclusion, start, reason)
+	return outcome, conclusion
+}
+
+func (j *jobRun) stepEnd(p phase, outcome, conclusion report.Result, _ time.Time, reason string) {
+	if p.quiet {
+		return
+	}
+	j.rep.StepFinished(p.step, report.StepEnd{Outcome: outcome, Conclusion: conclusion, Ended: time.Now(), Err: reason})
+}
+
+// runStep runs one step of a scope and records its outcome in the scope's
+// steps context. index is the step's position in the job (-1 inside a
+// composite action).
+func (j *jobRun) runStep(ctx context.Context, sc *scope, s *workflow.Step, index int) {
+	record := func(outcome, conclusion report.Result, outputs map[string]any) {
+		if s.ID != "" {
+			if outputs == nil {
+				outputs = map[string]any{}
+			}
+			sc.steps[s.ID] = map[string]any{"outputs": outputs, "outcome": string(outcome), "conclusion": string(conclusion)}
+		}
+		if conclusion == report.Failure {
+			sc.failed = true
+			if !sc.composite {
+				j.markFailed()
+			}
+		}
+	}
+	step := report.Step{Index: index, ID: s.ID, Name: stepTitle(s), Stage: report.Main}
+	p := phase{step: step, cond: s.If, def: "success()", condPos: s.Pos.String(), quiet: sc.composite}
+	fail := func(format string, args ...any) {
+		j.rep.errorf(format, args...)
+		j.stepEnd(p, report.Failure, report.Failure, time.Now(), fmt.Sprintf(format, args...))
+		record(report.Failure, report.Failure, nil)
+	}
+
+	// The step's own env sees the env context as it stands.
+	env := j.exprEnv(ctx, sc, j.envContext(sc, nil))
+	stepEnv := map[string]string{}
+	for _, kv := range s.Env {
+		v, err := evaluate.String(kv.Value, env)
+		if err != nil {
+			fail("%s: env %s: %v", kv.Pos, kv.Key, err)
+			return
+		}
+		stepEnv[kv.Key] = v
+	}
+	env.Contexts["env"] = j.envContext(sc, stepEnv)
+	if s.Name != "" {
+		if t, err := evaluate.String(s.Name, env); err == nil {
+			p.step.Name = t
+		}
+	}
+	if s.ContinueOnError != "" {
+		v, err := evaluate.Bool(s.ContinueOnError, env)
+		if err != nil {
+			fail("%s: continue-on-error: %v", s.Pos, err)
+			return
+		}
+		p.continueOnError = v
+	}
+	if s.TimeoutMinutes != "" {
+		m, err := evaluate.Number(s.TimeoutMinutes, env)
+		if err != nil {
+			fail("%s: timeout-minutes: %v", s.Pos, err)
+			return
+		}
+		p.timeout = time.Duration(m * float64(time.Minute))
+	}
+	p.env = env
+	st := &stepState{id: s.ID, action: j.actionName(sc, s), outputs: map[string]any{}}
+	p.exec = func(ctx context.Context) error {
+		kind, err := j.kindOf(ctx, s, env)
+		if err != nil {
+			return err
+		}
+		return kind.main(ctx, j, stepCall{sc: sc, s: s, env: env, stepEnv: stepEnv, st: st, index: index})
+	}
+	outcome, conclusion := j.lifecycle(ctx, p)
+	record(outcome, conclusion, st.outputs)
 }
 
 // actionName is GITHUB_ACTION: the step id, or __run / __run_2 / __owner_repo.
@@ -282,175 +237,85 @@ func (j *jobRun) actionName(sc *scope, s *workflow.Step) string {
 	return name
 }
 
-// runScript runs a run: step with its shell.
-func (j *jobRun) runScript(ctx context.Context, sc *scope, s *workflow.Step, env *expr.Env, stepEnv map[string]string, st *stepState) error {
-	script, err := evalString(s.Run, env)
-	if err != nil {
-		return fmt.Errorf("%s: run: %w", s.Pos, err)
-	}
-	shell := s.Shell
-	dir := s.WorkingDirectory
-	if !sc.composite {
-		if shell == "" {
-			shell = j.job.Defaults.Shell
-		}
-		if shell == "" {
-			shell = j.r.wf.Defaults.Shell
-		}
-		if dir == "" {
-			dir = j.job.Defaults.WorkingDirectory
-		}
-		if dir == "" {
-			dir = j.r.wf.Defaults.WorkingDirectory
-		}
-	}
-	if shell != "" {
-		if shell, err = evalString(shell, env); err != nil {
-			return fmt.Errorf("%s: shell: %w", s.Pos, err)
-		}
-	}
-	if dir != "" {
-		if dir, err = evalString(dir, env); err != nil {
-			return fmt.Errorf("%s: working-directory: %w", s.Pos, err)
-		}
-	}
-	wsInEnv := j.path(j.workspace)
-	workDir := wsInEnv
-	if dir != "" {
-		if path.IsAbs(dir) {
-			workDir = dir
-		} else {
-			workDir = path.Join(wsInEnv, dir)
-		}
-	}
-
-	ext := jobenv.ScriptExtension(shell)
-	scriptHost := filepath.Join(j.temp, randomSuffix()+ext)
-	if strings.HasPrefix(strings.TrimSpace(shell), "pwsh") || strings.HasPrefix(strings.TrimSpace(shell), "powershell") {
-		script = "$ErrorActionPreference = 'stop'\n" + script + "\nif ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }\n"
-	}
-	if err := os.WriteFile(scriptHost, []byte(script), 0o755); err != nil {
-		return fmt.Errorf("write script: %w", err)
-	}
-	defer os.Remove(scriptHost)
-
-	procEnv, err := j.processEnv(ctx, sc, stepEnv, st, nil)
-	if err != nil {
-		return err
-	}
-	look := func(name string) (string, error) { return j.env.LookPath(ctx, name, procEnv["PATH"]) }
-	var argv []string
-	if j.inside && shell == "" {
-		// bash when the image has it, else sh (GitHub's default), decided in
-		// the same exec instead of a separate look-up round trip.
-		argv = []string{"sh", "-c", `if command -v bash >/dev/null 2>&1; then exec bash -e "$0"; else exec sh -e "$0"; fi`, j.path(scriptHost)}
-	} else if argv, err = jobenv.ShellCommand(shell, j.path(scriptHost), look); err != nil {
-		return fmt.Errorf("%s: shell: %w", s.Pos, err)
-	}
-	if j.inside {
-		// Check the directory the way the runner does, for a clear message.
-	} else if fi, err := os.Stat(workDir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("%s: working-directory %s does not exist; create it in an earlier step or fix the path", s.Pos, workDir)
-	}
-	return j.runProcess(ctx, sc, st, argv, workDir, procEnv)
+// postStep is the post part of an action, run at the end of the job in reverse order.
+type postStep struct {
+	step report.Step
+	cond string
+	env  func(ctx context.Context) *expr.Env // the expression env the post-if sees
+	run  func(ctx context.Context) error
 }
 
-// processEnv is the environment of a step's process.
-func (j *jobRun) processEnv(ctx context.Context, sc *scope, stepEnv map[string]string, st *stepState, extra map[string]string) (map[string]string, error) {
-	env := map[string]string{}
-	if !j.inside {
-		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				env[k] = v
-			}
-		}
-	} else {
-		env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-		env["HOME"] = "/github/home"
-	}
-	for k, v := range j.defaultEnv(sc, st) {
-		env[k] = v
-	}
-	for k, v := range j.envContext(sc, stepEnv) {
-		env[k] = v.(string)
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
+func (j *jobRun) addPost(p postStep) {
 	j.mu.Lock()
-	if len(j.paths) > 0 {
-		env["PATH"] = strings.Join(j.paths, ":") + ":" + env["PATH"]
-	}
-	j.mu.Unlock()
-	return env, nil
+	defer j.mu.Unlock()
+	j.posts = append(j.posts, p)
 }
 
-// defaultEnv holds GitHub's default environment variables.
-func (j *jobRun) defaultEnv(sc *scope, st *stepState) map[string]string {
-	gh := j.r.github
-	g := func(k string) string { return expr.ToString(gh[k]) }
-	env := map[string]string{
-		"CI":                       "true",
-		"GITHUB_ACTIONS":           "true",
-		"GITHUB_ACTION":            st.action,
-		"GITHUB_ACTOR":             g("actor"),
-		"GITHUB_ACTOR_ID":          g("actor_id"),
-		"GITHUB_API_URL":           g("api_url"),
-		"GITHUB_BASE_REF":          g("base_ref"),
-		"GITHUB_EVENT_NAME":        g("event_name"),
-		"GITHUB_EVENT_PATH":        j.eventPath(),
-		"GITHUB_GRAPHQL_URL":       g("graphql_url"),
-		"GITHUB_HEAD_REF":          g("head_ref"),
-		"GITHUB_JOB":               j.id,
-		"GITHUB_REF":               g("ref"),
-		"GITHUB_REF_NAME":          g("ref_name"),
-		"GITHUB_REF_PROTECTED":     "false",
-		"GITHUB_REF_TYPE":          g("ref_type"),
-		"GITHUB_REPOSITORY":        g("repository"),
-		"GITHUB_REPOSITORY_ID":     g("repository_id"),
-		"GITHUB_REPOSITORY_OWNER":  g("repository_owner"),
-		"GITHUB_RETENTION_DAYS":    g("retention_days"),
-		"GITHUB_RUN_ATTEMPT":       g("run_attempt"),
-		"GITHUB_RUN_ID":            g("run_id"),
-		"GITHUB_RUN_NUMBER":        g("run_number"),
-		"GITHUB_SERVER_URL":        g("server_url"),
-		"GITHUB_SHA":               g("sha"),
-		"GITHUB_TRIGGERING_ACTOR":  g("triggering_actor"),
-		"GITHUB_WORKFLOW":          g("workflow"),
-		"GITHUB_WORKFLOW_REF":      g("workflow_ref"),
-		"GITHUB_WORKFLOW_SHA":      g("workflow_sha"),
-		"GITHUB_WORKSPACE":         j.path(j.workspace),
-		"RUNNER_ARCH":              expr.ToString(j.runnerContext()["arch"]),
-		"RUNNER_ENVIRONMENT":       "self-hosted",
-		"RUNNER_NAME":              "gantry",
-		"RUNNER_OS":                "Linux",
-		"RUNNER_TEMP":              j.path(j.temp),
-		"RUNNER_TOOL_CACHE":        j.path(j.toolCache),
-		"ACTIONS_RUNNER_DEBUG":     "",
-		"GITHUB_STEP_SUMMARY":      "",
-		"GITHUB_OUTPUT":            "",
-		"GITHUB_ENV":               "",
-		"GITHUB_PATH":              "",
-		"GITHUB_STATE":             "",
-		"GITHUB_ACTION_REPOSITORY": sc.actionRepo,
-		"GITHUB_ACTION_REF":        sc.actionRef,
+// runPosts runs the registered post steps in reverse order.
+func (j *jobRun) runPosts(ctx context.Context) {
+	for i := len(j.posts) - 1; i >= 0; i-- {
+		p := j.posts[i]
+		outcome, _ := j.lifecycle(ctx, phase{step: p.step, cond: p.cond, def: "always()", condPos: "post-if of " + p.step.Name, env: p.env(ctx), exec: p.run})
+		if outcome == report.Failure {
+			j.markFailed()
+		}
 	}
-	if sc.actionPath != "" {
-		env["GITHUB_ACTION_PATH"] = j.path(sc.actionPath)
-	}
-	if env["RUNNER_ARCH"] == "" {
-		delete(env, "RUNNER_ARCH")
-	}
-	return env
 }
 
-func (j *jobRun) hashFiles(patterns []string) (string, error) {
-	return expr.HashFiles(j.workspace, patterns)
+// runPres runs the pre: of node actions (and pre-entrypoint of docker
+// actions) before the first step, with the action's inputs in reach of pre-if.
+func (j *jobRun) runPres(ctx context.Context, top *scope) {
+	for i, s := range j.job.Steps {
+		if s.Uses == "" || strings.HasPrefix(s.Uses, "docker://") {
+			continue
+		}
+		la, err := j.loadAction(ctx, s, nil)
+		if err != nil || la.self || la.meta == nil {
+			continue
+		}
+		kind := actionKind(la)
+		pre, ok := kind.(preRunner)
+		if !ok || !pre.hasPre(la) {
+			continue
+		}
+		env := j.exprEnv(ctx, top, j.envContext(top, nil))
+		st := &stepState{id: s.ID, action: j.actionName(top, s), outputs: map[string]any{}}
+		title := "Pre " + stepTitle(s)
+		var inputs map[string]string
+		with, werr := j.evalWith(s, env)
+		if werr == nil {
+			inputs, werr = j.actionInputs(la, with, env, s)
+		}
+		if werr == nil {
+			// pre-if sees the action's inputs, as GitHub evaluates it.
+			env.Contexts["inputs"] = evaluate.StringMap(inputs)
+		}
+		p := phase{step: report.Step{Index: i, ID: s.ID, Name: title, Stage: report.Pre}, cond: pre.preIf(la), def: "always()", condPos: s.Pos.String() + ": pre-if of " + s.Uses, env: env,
+			exec: func(ctx context.Context) error {
+				if werr != nil {
+					return werr
+				}
+				return pre.pre(ctx, j, stepCall{sc: top, s: s, env: env, st: st, index: i}, la, inputs)
+			}}
+		outcome, _ := j.lifecycle(ctx, p)
+		if outcome == report.Failure {
+			j.markFailed()
+		}
+		j.mu.Lock()
+		if j.preStates == nil {
+			j.preStates = map[*workflow.Step]map[string]string{}
+		}
+		j.preStates[s] = st.state
+		j.mu.Unlock()
+	}
 }
 
-func (j *jobRun) eventPath() string {
-	if j.eventPathOverride != "" {
-		return j.eventPathOverride
+// preState returns the state saved by the step's pre, if any.
+func (j *jobRun) preState(s *workflow.Step) map[string]string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.preStates == nil {
+		return nil
 	}
-	return j.r.eventPath
+	return j.preStates[s]
 }

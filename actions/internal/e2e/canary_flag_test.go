@@ -18,7 +18,7 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
-	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -225,7 +225,7 @@ func runWorkflowExpect(t *testing.T, e *container.Engine, repo, name, wfText str
 	out := &syncBuf{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := engine.Run(ctx, wf, engine.Options{
+	res, err := scheduler.Run(ctx, wf, scheduler.Options{
 		RepoDir: repo, Bind: true, EventName: "push", Out: out, WorkRoot: t.TempDir(), Network: "host",
 		Payload:         map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "acme/shop"}},
 		Containers:      dockerbackend.New(e),

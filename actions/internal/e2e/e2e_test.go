@@ -15,7 +15,7 @@ import (
 	"github.com/gantry-ci/gantry/actions/internal/vulndbtest"
 	"github.com/gantry-ci/gantry/runner/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
-	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -164,8 +164,8 @@ jobs:
 	out := &syncBuf{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := engine.Run(ctx, wf, engine.Options{
-		RepoDir: repo, EventName: "push", Out: out, WorkRoot: t.TempDir(),
+	res, err := scheduler.Run(ctx, wf, scheduler.Options{
+		RepoDir: repo, EventName: "push", Out: out, WorkRoot: t.TempDir(), SummaryDir: t.TempDir(),
 		Payload:         map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "acme/sample"}},
 		Containers:      dockerbackend.New(e),
 		ActionBuildArgs: map[string]string{"GO_IMAGE": goImage(), "RUNTIME_IMAGE": goImage(), "PREBUILT": "1"},
@@ -186,7 +186,11 @@ jobs:
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	joined := strings.Join(res.Annotations, "\n")
+	var anns []string
+	for _, a := range res.Annotations {
+		anns = append(anns, a.String())
+	}
+	joined := strings.Join(anns, "\n")
 	if !strings.Contains(joined, "bad_test.go:7") || !strings.Contains(joined, "flaky") {
 		t.Errorf("annotations: %s", joined)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
-	"github.com/gantry-ci/gantry/runner/engine"
+	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -126,8 +126,8 @@ jobs:
 	out := &syncBuf{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := engine.Run(ctx, wf, engine.Options{
-		RepoDir: repo, Bind: true, EventName: "push", Out: out, WorkRoot: t.TempDir(),
+	res, err := scheduler.Run(ctx, wf, scheduler.Options{
+		RepoDir: repo, Bind: true, EventName: "push", Out: out, WorkRoot: t.TempDir(), SummaryDir: t.TempDir(),
 		Payload:         map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "acme/shop"}},
 		Containers:      dockerbackend.New(e),
 		ActionBuildArgs: map[string]string{"GO_IMAGE": goImage(), "RUNTIME_IMAGE": goImage(), "PREBUILT": "1"},

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gantry-ci/gantry/internal/expr"
-	"github.com/gantry-ci/gantry/internal/shellwords"
-	"github.com/gantry-ci/gantry/runner/workflow"
+	"github.com/gantry-ci/gantry/runner/evaluate"
+	"github.com/gantry-ci/gantry/runner/jobenv"
+	"github.com/gantry-ci/gantry/runner/report"
+	"github.com/gantry-ci/gantry/runner/workspace"
 )
 
 // Paths inside a docker action's container, as GitHub mounts them.
@@ -22,10 +23,21 @@ const (
 	actRunnerTemp   = "/github/runner_temp"
 )
 
-// runDockerAction runs a runs.using: docker action's entrypoint and registers its post-entrypoint.
-func (j *jobRun) runDockerAction(ctx context.Context, sc *scope, s *workflow.Step, la *loadedAction, inputs map[string]string, stepEnv map[string]string, st *stepState) error {
+// dockerKind runs a runs.using: docker action: pre-entrypoint, entrypoint
+// and post-entrypoint, each in a container of its own.
+type dockerKind struct{}
+
+func (dockerKind) hasPre(la *loadedAction) bool  { return la.meta.Runs.PreEntrypoint != "" }
+func (dockerKind) preIf(la *loadedAction) string { return la.meta.Runs.PreIf }
+
+func (dockerKind) pre(ctx context.Context, j *jobRun, c stepCall, la *loadedAction, inputs map[string]string) error {
+	return j.dockerEntrypoint(ctx, c, la, inputs, nil, c.st, la.meta.Runs.PreEntrypoint)
+}
+
+func (dockerKind) run(ctx context.Context, j *jobRun, c stepCall, la *loadedAction, inputs map[string]string) error {
+	st := c.st
 	// What pre-entrypoint saved is the main and post entrypoints' STATE_*.
-	if pre := j.preState(s); len(pre) > 0 {
+	if pre := j.preState(c.s); len(pre) > 0 {
 		if st.state == nil {
 			st.state = map[string]string{}
 		}
@@ -33,31 +45,29 @@ func (j *jobRun) runDockerAction(ctx context.Context, sc *scope, s *workflow.Ste
 			st.state[k] = v
 		}
 	}
-	if err := j.dockerEntrypoint(ctx, sc, s, la, inputs, stepEnv, st, la.meta.Runs.Entrypoint); err != nil {
+	if err := j.dockerEntrypoint(ctx, c, la, inputs, c.stepEnv, st, la.meta.Runs.Entrypoint); err != nil {
 		return err
 	}
 	if pe := la.meta.Runs.PostEntrypoint; pe != "" {
-		cond := la.meta.Runs.PostIf
-		if cond == "" {
-			cond = "always()"
-		}
 		state := st.state
-		j.addPost(postStep{title: "Post " + stepTitle(s), cond: cond, run: func(ctx context.Context) string {
-			pst := &stepState{id: s.ID, action: st.action, outputs: map[string]any{}, state: state}
-			if err := j.dockerEntrypoint(ctx, sc, s, la, inputs, stepEnv, pst, pe); err != nil {
-				j.log.Styled(ansiRed, "Error: %v", err)
-				return "failure"
-			}
-			return "success"
-		}})
+		j.addPost(postStep{
+			step: report.Step{Index: c.index, ID: c.s.ID, Name: "Post " + stepTitle(c.s), Stage: report.Post},
+			cond: la.meta.Runs.PostIf,
+			env:  j.postEnv(c.sc, inputs),
+			run: func(ctx context.Context) error {
+				pst := &stepState{id: c.s.ID, action: st.action, outputs: map[string]any{}, state: state}
+				return j.dockerEntrypoint(ctx, c, la, inputs, c.stepEnv, pst, pe)
+			},
+		})
 	}
 	return nil
 }
 
 // dockerEntrypoint runs one container of a docker action with entrypoint
 // (empty: the image's own).
-func (j *jobRun) dockerEntrypoint(ctx context.Context, sc *scope, s *workflow.Step, la *loadedAction, inputs map[string]string, stepEnv map[string]string, st *stepState, entrypoint string) error {
-	if j.r.opts.Containers == nil {
+func (j *jobRun) dockerEntrypoint(ctx context.Context, c stepCall, la *loadedAction, inputs map[string]string, stepEnv map[string]string, st *stepState, entrypoint string) error {
+	s := c.s
+	if j.deps.Containers == nil {
 		return fmt.Errorf("%s: %s is a docker action and needs a Docker engine; none is available (run scripts/setup.sh)", s.Pos, s.Uses)
 	}
 	m := la.meta
@@ -65,22 +75,21 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, sc *scope, s *workflow.St
 	if strings.HasPrefix(image, "docker://") {
 		image = strings.TrimPrefix(image, "docker://")
 	} else {
-		j.log.Info("Build container for action %s", s.Uses)
+		j.rep.infof("Build container for action %s", s.Uses)
 		// As GitHub's runner does, the Dockerfile's folder is the build context
 		// (image: ../../Dockerfile builds from the repository root).
 		dockerfile := filepath.Join(la.dir, image)
-		built, err := j.r.opts.Containers.BuildActionImage(ctx, filepath.Dir(dockerfile), dockerfile, j.r.opts.ActionBuildArgs)
+		built, err := j.deps.Containers.BuildActionImage(ctx, filepath.Dir(dockerfile), dockerfile, j.deps.BuildArgs)
 		if err != nil {
 			return fmt.Errorf("%s: build %s: %w", s.Pos, s.Uses, err)
 		}
 		image = built
 	}
-	asc := actionScope(sc, la, inputs)
-	contexts := j.contexts(asc, j.envContext(asc, stepEnv))
-	env := &expr.Env{Contexts: contexts}
+	asc := actionScope(c.sc, la, inputs)
+	env := j.exprEnv(ctx, asc, j.envContext(asc, stepEnv))
 	var args []string
 	for _, a := range m.Runs.Args {
-		v, err := evalString(a, env)
+		v, err := evaluate.String(a, env)
 		if err != nil {
 			return fmt.Errorf("action %s: args: %w", s.Uses, err)
 		}
@@ -88,7 +97,7 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, sc *scope, s *workflow.St
 	}
 	extra := inputEnv(inputs)
 	for _, kv := range m.Runs.Env {
-		v, err := evalString(kv.Value, env)
+		v, err := evaluate.String(kv.Value, env)
 		if err != nil {
 			return fmt.Errorf("action %s: env %s: %w", s.Uses, kv.Key, err)
 		}
@@ -104,45 +113,19 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, sc *scope, s *workflow.St
 	return j.runContainer(ctx, asc, st, image, ep, args, stepEnv, extra)
 }
 
-// runDockerImageStep runs a uses: docker://image step: with.args and
-// with.entrypoint replace the image's own.
-func (j *jobRun) runDockerImageStep(ctx context.Context, sc *scope, s *workflow.Step, with map[string]string, stepEnv map[string]string, st *stepState) error {
-	if j.r.opts.Containers == nil {
-		return fmt.Errorf("%s: %s needs a Docker engine; none is available (run scripts/setup.sh)", s.Pos, s.Uses)
-	}
-	image := strings.TrimPrefix(s.Uses, "docker://")
-	var ep, args []string
-	if e := with["entrypoint"]; e != "" {
-		ep = []string{e}
-	}
-	if a := with["args"]; a != "" {
-		var err error
-		if args, err = shellwords.Split(a); err != nil {
-			return fmt.Errorf("%s: with.args: %w", s.Pos, err)
-		}
-	}
-	extra := map[string]string{}
-	for k, v := range with {
-		if k != "args" && k != "entrypoint" {
-			extra["INPUT_"+strings.ToUpper(strings.ReplaceAll(k, " ", "_"))] = v
-		}
-	}
-	return j.runContainer(ctx, sc, st, image, ep, args, stepEnv, extra)
-}
-
 // runContainer runs a one-shot action container with GitHub's mounts and env.
 func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, image string, entrypoint, args []string, stepEnv, extra map[string]string) error {
 	fcDir := filepath.Join(j.temp, "_runner_file_commands")
-	workflowDir := filepath.Join(filepath.Dir(j.temp), "workflow")
+	workflowDir := filepath.Join(j.base, "workflow")
 	for _, d := range []string{fcDir, workflowDir} {
 		if err := os.MkdirAll(d, 0o777); err != nil {
 			return err
 		}
 	}
-	if err := copyFile(j.r.eventPath, filepath.Join(workflowDir, "event.json"), 0o644); err != nil {
+	if err := workspace.CopyFile(j.req.EventPath, filepath.Join(workflowDir, "event.json"), 0o644); err != nil {
 		return fmt.Errorf("copy event payload: %w", err)
 	}
-	mounts := []Mount{
+	mounts := []jobenv.Mount{
 		{Source: j.workspace, Target: actWorkspace},
 		{Source: j.home, Target: actHome},
 		{Source: workflowDir, Target: actWorkflow},
@@ -162,6 +145,9 @@ func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, ima
 		return target + strings.TrimPrefix(p, best)
 	}
 	env := map[string]string{"HOME": actHome}
+	for k, v := range j.req.Env {
+		env[k] = v
+	}
 	for k, v := range j.defaultEnv(sc, st) {
 		env[k] = v
 	}
@@ -180,11 +166,11 @@ func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, ima
 	}
 	network := j.network
 	if network == "" {
-		network = j.r.opts.Network
+		network = j.deps.Network
 	}
 	return j.runWith(ctx, st, pathFn, env, func(ctx context.Context, env map[string]string, out io.Writer) (int, error) {
-		return j.r.opts.Containers.RunAction(ctx, DockerActionSpec{
-			RunID: fmt.Sprint(j.r.opts.RunID), Image: image, Entrypoint: entrypoint, Args: args,
+		return j.deps.Containers.RunAction(ctx, jobenv.DockerActionSpec{
+			RunID: j.req.RunID, Image: image, Entrypoint: entrypoint, Args: args,
 			Env: env, Mounts: mounts, WorkDir: actWorkspace, Network: network, Stdout: out, Stderr: out,
 		})
 	})

@@ -1,4 +1,4 @@
-package engine
+package scheduler
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-ci/gantry/internal/expr"
+	"github.com/gantry-ci/gantry/runner/plan"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -93,12 +95,12 @@ jobs:
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		ctxs := r.baseContexts(nil)
-		cells, keys, err := r.expandMatrix(job, ctxs)
+		cells, keys, err := plan.Expand(job, &expr.Env{Contexts: ctxs})
 		if err != nil || len(cells) != 256 {
 			b.Fatalf("%d cells: %v", len(cells), err)
 		}
 		for _, c := range cells {
-			_ = jobDisplayName(job, c, keys, ctxs, true)
+			_ = plan.DisplayName(job, c, keys, ctxs, true)
 		}
 	}
 	b.ReportMetric(float64(time.Since(start))/float64(b.N)/1e6, "ms/plan")

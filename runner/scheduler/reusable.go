@@ -1,24 +1,26 @@
-package engine
+package scheduler
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
 	"github.com/gantry-ci/gantry/runner/action"
+	"github.com/gantry-ci/gantry/runner/evaluate"
+	"github.com/gantry-ci/gantry/runner/report"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
 // runReusable runs a job that calls a reusable workflow (jobs.<id>.uses) and
 // returns its result and the outputs the called workflow declares.
-func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]any, log *JobLog) (string, map[string]any) {
+func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]any) (report.Result, map[string]any) {
 	job := n.job
-	fail := func(format string, args ...any) (string, map[string]any) {
-		log.Styled(ansiRed, "Error: "+format, args...)
-		r.recordResult(&JobResult{ID: job.ID, Name: job.ID, Result: "failure"})
-		return "failure", nil
+	fail := func(format string, args ...any) (report.Result, map[string]any) {
+		r.failJob(job, format, args...)
+		return report.Failure, nil
 	}
 	path, err := r.reusablePath(ctx, job.Uses)
 	if err != nil {
@@ -34,7 +36,7 @@ func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]a
 	env := &expr.Env{Contexts: contexts}
 	with := map[string]string{}
 	for _, kv := range job.With {
-		v, err := evalTemplate(kv.Value, env)
+		v, err := evaluate.Template(kv.Value, env)
 		if err != nil {
 			return fail("%s: with.%s: %v", kv.Pos, kv.Key, err)
 		}
@@ -47,7 +49,7 @@ func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]a
 		}
 	} else {
 		for _, kv := range job.Secrets {
-			v, err := evalString(kv.Value, env)
+			v, err := evaluate.String(kv.Value, env)
 			if err != nil {
 				return fail("%s: secrets.%s: %v", kv.Pos, kv.Key, err)
 			}
@@ -63,13 +65,14 @@ func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]a
 	sub.Masker = r.masker
 	sub.Concurrency = r.conc
 	sub.called = true
-	sub.Out = r.opts.Out
-	log.Info("Call reusable workflow %s", job.Uses)
+	sub.Reporter = r.rep
+	sub.Workspace, sub.Actions = r.opts.Workspace, r.opts.Actions
+	sub.SummaryDir = ""
 	res, err := Run(ctx, called, sub)
 	if err != nil {
 		return fail("%s: %v", job.Pos, err)
 	}
-	result := "success"
+	result := report.Success
 	jobsCtx := map[string]any{}
 	for _, jr := range res.Jobs {
 		r.recordResult(&JobResult{ID: job.ID + "/" + jr.ID, Name: job.ID + " / " + jr.Name, Result: jr.Result, Duration: jr.Duration, Outputs: jr.Outputs, Matrix: jr.Matrix})
@@ -77,21 +80,22 @@ func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]a
 		for k, v := range jr.Outputs {
 			outs[k] = v
 		}
-		jobsCtx[jr.ID] = map[string]any{"result": jr.Result, "outputs": outs}
+		jobsCtx[jr.ID] = map[string]any{"result": string(jr.Result), "outputs": outs}
 	}
 	if !res.Success {
-		result = "failure"
+		result = report.Failure
 	}
 	r.mu.Lock()
 	r.annotations = append(r.annotations, res.Annotations...)
+	r.summaries = append(r.summaries, res.Summaries...)
 	r.mu.Unlock()
 
 	outputs := map[string]any{}
-	outEnv := &expr.Env{Contexts: map[string]any{"jobs": jobsCtx, "github": r.github, "inputs": map[string]any{}, "vars": stringMap(r.opts.Vars)}}
+	outEnv := &expr.Env{Contexts: map[string]any{"jobs": jobsCtx, "github": r.github, "inputs": map[string]any{}, "vars": evaluate.StringMap(r.opts.Vars)}}
 	for _, o := range called.On.CallOutputs() {
-		v, err := evalString(o.Value, outEnv)
+		v, err := evaluate.String(o.Value, outEnv)
 		if err != nil {
-			log.Styled(ansiYel, "Warning: output %s of %s: %v", o.Name, job.Uses, err)
+			fmt.Fprintf(os.Stderr, "gantry: warning: output %s of %s: %v\n", o.Name, job.Uses, err)
 			continue
 		}
 		outputs[o.Name] = v
@@ -114,8 +118,7 @@ func (r *run) reusablePath(ctx context.Context, uses string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res := &action.Resolver{CacheDir: r.opts.ActionCache, Mirror: r.opts.ActionMirror}
-	dir, err := res.ResolveRepo(ctx, a)
+	dir, err := r.opts.Actions.ResolveRepo(ctx, a)
 	if err != nil {
 		return "", err
 	}

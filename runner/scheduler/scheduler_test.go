@@ -1,4 +1,4 @@
-package engine
+package scheduler
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantry-ci/gantry/runner/plan"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -72,7 +73,7 @@ func (o runOut) job(t *testing.T, name string) *JobResult {
 func (o runOut) names() []string {
 	var n []string
 	for _, j := range o.res.Jobs {
-		n = append(n, j.Name+"="+j.Result)
+		n = append(n, j.Name+"="+string(j.Result))
 	}
 	return n
 }
@@ -103,6 +104,7 @@ func runWorkflowCtx(t *testing.T, ctx context.Context, wfText string, files map[
 		Platforms: map[string]string{"ubuntu-latest": "host"},
 		WorkRoot:  t.TempDir(),
 	}
+	opts.SummaryDir = filepath.Join(opts.WorkRoot, "summaries")
 	if mod != nil {
 		mod(&opts)
 	}
@@ -230,7 +232,7 @@ jobs:
 		t.Fatalf("run should fail:\n%s", o.out)
 	}
 	for _, c := range []struct{ job, result string }{{"fails", "failure"}, {"dependent", "skipped"}, {"reporter", "success"}, {"always", "success"}} {
-		if got := o.job(t, c.job).Result; got != c.result {
+		if got := o.job(t, c.job).Result; string(got) != c.result {
 			t.Errorf("job %s = %s, want %s", c.job, got, c.result)
 		}
 	}
@@ -326,7 +328,7 @@ jobs:
 	}
 	results := map[string]int{}
 	for _, j := range o.res.Jobs {
-		results[j.Result]++
+		results[string(j.Result)]++
 	}
 	if results["failure"] != 1 || results["cancelled"] != 2 {
 		t.Errorf("results %v, want 1 failure and 2 cancelled:\n%s", results, o.out)
@@ -448,7 +450,11 @@ jobs:
 	if !o.res.Success {
 		t.Fatalf("failed:\n%s", o.out)
 	}
-	joined := strings.Join(o.res.Annotations, "\n")
+	var anns []string
+	for _, a := range o.res.Annotations {
+		anns = append(anns, a.String())
+	}
+	joined := strings.Join(anns, "\n")
 	if !strings.Contains(joined, "main.go") || !strings.Contains(joined, "it broke") || !strings.Contains(joined, "careful") {
 		t.Errorf("annotations %q", joined)
 	}
@@ -814,7 +820,7 @@ func TestJobDisplayName(t *testing.T) {
 		{"", map[string]any{"os": ""}, true, "build"},
 	} {
 		job := &workflow.Job{ID: "build", Name: tt.name}
-		if got := jobDisplayName(job, tt.cell, keys, ctxs, tt.isMatrix); got != tt.want {
+		if got := plan.DisplayName(job, tt.cell, keys, ctxs, tt.isMatrix); got != tt.want {
 			t.Errorf("name %q cell %v: got %q, want %q", tt.name, tt.cell, got, tt.want)
 		}
 	}
