@@ -78,4 +78,3 @@ type DockerActionSpec struct {
 	Stdout     io.Writer
 	Stderr     io.Writer
 }
-
