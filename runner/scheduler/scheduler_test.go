@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/runner/plan"
+	"github.com/gantry-ci/gantry/runner/report"
+	"github.com/gantry-ci/gantry/runner/report/console"
+	"github.com/gantry-ci/gantry/runner/report/recorder"
 	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
@@ -57,6 +60,21 @@ func repo(t *testing.T, files map[string]string) string {
 type runOut struct {
 	res *Result
 	out string
+	rec *recorder.Recorder
+}
+
+// at is when the first line containing text was reported, by any job.
+func (o runOut) at(t *testing.T, text string) time.Time {
+	t.Helper()
+	for _, j := range o.rec.Jobs() {
+		for _, e := range j.Events() {
+			if e.Kind == "line" && strings.Contains(e.Text, text) {
+				return e.At
+			}
+		}
+	}
+	t.Fatalf("no line %q reported:\n%s", text, o.out)
+	return time.Time{}
 }
 
 func (o runOut) job(t *testing.T, name string) *JobResult {
@@ -96,7 +114,9 @@ func runWorkflowCtx(t *testing.T, ctx context.Context, wfText string, files map[
 		t.Fatalf("parse workflow: %v", err)
 	}
 	out := &syncBuffer{}
+	rec := &recorder.Recorder{}
 	opts := Options{
+		Reporter:  report.Tee(console.New(out, false, false), rec),
 		RepoDir:   dir,
 		EventName: "push",
 		Payload:   map[string]any{"ref": "refs/heads/main", "repository": map[string]any{"full_name": "acme/widget"}},
@@ -112,10 +132,11 @@ func runWorkflowCtx(t *testing.T, ctx context.Context, wfText string, files map[
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	return runOut{res: res, out: out.String()}
+	return runOut{res: res, out: out.String(), rec: rec}
 }
 
 func TestEnvPrecedenceAndFileCommands(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 env: {LEVEL: workflow, W: w}
@@ -165,6 +186,7 @@ jobs:
 }
 
 func TestNeedsIsAGraphNotStages(t *testing.T) {
+	t.Parallel()
 	// c needs only a; b is slow. c must finish before b does.
 	o := runWorkflow(t, `
 on: push
@@ -188,7 +210,7 @@ jobs:
 	if !o.res.Success {
 		t.Fatalf("failed:\n%s", o.out)
 	}
-	if strings.Index(o.out, "]   c-done") > strings.Index(o.out, "]   b-done") {
+	if o.at(t, "c-done").After(o.at(t, "b-done")) {
 		t.Errorf("c waited for b (stage planning):\n%s", o.out)
 	}
 	if !strings.Contains(o.out, "d sees success") {
@@ -197,6 +219,7 @@ jobs:
 }
 
 func TestSkippedDependentsAndStatusFunctions(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -249,6 +272,7 @@ jobs:
 }
 
 func TestContinueOnErrorStepAndJob(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -273,6 +297,7 @@ jobs:
 }
 
 func TestMatrixIncludeExcludeOutputsAndNames(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -309,6 +334,7 @@ jobs:
 }
 
 func TestFailFastCancelsSiblings(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	o := runWorkflow(t, `
 on: push
@@ -336,6 +362,7 @@ jobs:
 }
 
 func TestMaxParallelOne(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -368,6 +395,7 @@ jobs:
 }
 
 func TestStepTimeout(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	o := runWorkflow(t, `
 on: push
@@ -389,6 +417,7 @@ jobs:
 }
 
 func TestJobTimeout(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	o := runWorkflow(t, `
 on: push
@@ -408,6 +437,7 @@ jobs:
 }
 
 func TestSecretMasking(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -430,6 +460,7 @@ jobs:
 }
 
 func TestWorkflowCommandsAndSummary(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -471,6 +502,7 @@ jobs:
 }
 
 func TestShells(t *testing.T) {
+	t.Parallel()
 	files := map[string]string{}
 	var steps strings.Builder
 	steps.WriteString("      - shell: sh\n        run: echo \"sh-ok\"\n")
@@ -491,6 +523,7 @@ func TestShells(t *testing.T) {
 }
 
 func TestWorkingDirectoryAndDefaults(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 defaults:
@@ -509,6 +542,7 @@ jobs:
 }
 
 func TestTriggerFilterSkipsWorkflow(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on:
   push:
@@ -524,6 +558,7 @@ jobs:
 }
 
 func TestCancellationKillsTreeAndRunsAlways(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -571,6 +606,7 @@ jobs:
 }
 
 func TestJobConcurrencyGroupSerialises(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -586,14 +622,15 @@ jobs:
 	if !o.res.Success {
 		t.Fatalf("failed:\n%s", o.out)
 	}
-	i1s, i1e := strings.Index(o.out, "one-start"), strings.Index(o.out, "one-end")
-	i2s, i2e := strings.Index(o.out, "two-start"), strings.Index(o.out, "two-end")
-	if !(i1e < i2s || i2e < i1s) {
+	i1s, i1e := o.at(t, "one-start"), o.at(t, "one-end")
+	i2s, i2e := o.at(t, "two-start"), o.at(t, "two-end")
+	if !(i1e.Before(i2s) || i2e.Before(i1s)) {
 		t.Errorf("jobs in one concurrency group overlapped:\n%s", o.out)
 	}
 }
 
 func TestLocalCompositeAction(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -643,6 +680,7 @@ runs:
 }
 
 func TestNodeActionWithPrePostAndState(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
 	}
@@ -670,12 +708,13 @@ jobs:
 			t.Errorf("output lacks %q:\n%s", want, o.out)
 		}
 	}
-	if strings.Index(o.out, "pre ran") > strings.Index(o.out, "main got") || strings.Index(o.out, "post sees") < strings.Index(o.out, "node output") {
+	if o.at(t, "pre ran").After(o.at(t, "main got")) || o.at(t, "post sees").Before(o.at(t, "node output")) {
 		t.Errorf("pre/main/post order wrong:\n%s", o.out)
 	}
 }
 
 func TestReusableWorkflow(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -713,6 +752,7 @@ jobs:
 }
 
 func TestRemoteActionFromCacheAndSelfCheckout(t *testing.T) {
+	t.Parallel()
 	cache := t.TempDir()
 	actionDir := filepath.Join(cache, "acme", "hello", "v1")
 	if err := os.MkdirAll(actionDir, 0o755); err != nil {
@@ -757,6 +797,7 @@ jobs:
 }
 
 func TestMatrixFilter(t *testing.T) {
+	t.Parallel()
 	o := runWorkflow(t, `
 on: push
 jobs:
@@ -775,6 +816,7 @@ jobs:
 }
 
 func TestReusableWorkflowFromActionCache(t *testing.T) {
+	t.Parallel()
 	cache := t.TempDir()
 	wfDir := filepath.Join(cache, "acme", "shared", "v1", ".github", "workflows")
 	if err := os.MkdirAll(wfDir, 0o755); err != nil {
@@ -803,6 +845,7 @@ jobs:
 }
 
 func TestJobDisplayName(t *testing.T) {
+	t.Parallel()
 	cell := map[string]any{"os": "linux", "go": "1.26", "cfg": map[string]any{"cc": "gcc"}}
 	keys := []string{"os", "go", "cfg"}
 	ctxs := map[string]any{"github": map[string]any{"ref_name": "main"}}
@@ -822,6 +865,45 @@ func TestJobDisplayName(t *testing.T) {
 		job := &workflow.Job{ID: "build", Name: tt.name}
 		if got := plan.DisplayName(job, tt.cell, keys, ctxs, tt.isMatrix); got != tt.want {
 			t.Errorf("name %q cell %v: got %q, want %q", tt.name, tt.cell, got, tt.want)
+		}
+	}
+}
+
+func TestDryRunCreatesNothing(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	o := runWorkflow(t, `
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    container: {image: gantry/does-not-exist}
+    strategy: {matrix: {v: [1, 2]}}
+    steps:
+      - uses: some/action@v1
+      - run: touch "$GITHUB_WORKSPACE/made"
+  b:
+    needs: a
+    strategy: {matrix: {v: "${{ fromJSON(needs.a.outputs.list) }}"}}
+    runs-on: ubuntu-latest
+    steps: [{run: echo b}]
+`, nil, func(o *Options) {
+		o.DryRun = true
+		o.WorkRoot = work
+		o.ActionCache = t.TempDir()
+	})
+	if !o.res.Success {
+		t.Fatalf("dry run failed:\n%s", o.out)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("dry run made %d entries in the work root", len(entries))
+	}
+	if got := o.names(); strings.Join(got, ",") != "a (1)=success,a (2)=success,b=success" {
+		t.Errorf("jobs %v", got)
+	}
+	for _, want := range []string{"*DRYRUN* Run some/action@v1", "matrix is decided at run time"} {
+		if !strings.Contains(o.out, want) {
+			t.Errorf("lacks %q:\n%s", want, o.out)
 		}
 	}
 }
