@@ -185,7 +185,7 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		return fmt.Errorf("job %s: no workspace provider", j.id)
 	}
 	repoName := j.repoName()
-	path, release, err := ws.Prepare(ctx, filepath.Join(base, "work", repoName, repoName))
+	path, release, err := ws.Prepare(ctx, filepath.Join(base, "work", repoName, repoName), filepath.Join(base, "workspace-layers"))
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.id, err)
 	}

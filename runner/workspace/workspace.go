@@ -14,9 +14,11 @@ import (
 )
 
 // Provider makes a job's workspace at dir (…/work/<repo>/<repo>, GitHub's
-// layout) and returns a release func that takes it down again.
+// layout), using scratch (an empty folder outside dir that the job does not
+// see) for its own bookkeeping, and returns a release func that takes it
+// down again.
 type Provider interface {
-	Prepare(ctx context.Context, dir string) (path string, release func() error, err error)
+	Prepare(ctx context.Context, dir, scratch string) (path string, release func() error, err error)
 }
 
 // Bind hands every job the repository itself: fastest, and a job's writes
@@ -24,7 +26,7 @@ type Provider interface {
 type Bind struct{ Repo string }
 
 // Prepare returns the repository.
-func (b Bind) Prepare(context.Context, string) (string, func() error, error) {
+func (b Bind) Prepare(context.Context, string, string) (string, func() error, error) {
 	return b.Repo, func() error { return nil }, nil
 }
 
@@ -33,7 +35,7 @@ func (b Bind) Prepare(context.Context, string) (string, func() error, error) {
 type Copy struct{ Repo string }
 
 // Prepare copies the repository into dir.
-func (c Copy) Prepare(_ context.Context, dir string) (string, func() error, error) {
+func (c Copy) Prepare(_ context.Context, dir, _ string) (string, func() error, error) {
 	if err := CopyTree(c.Repo, dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("copy repository %s into the workspace: %w", c.Repo, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	suggestpkg "github.com/gantry-ci/gantry/internal/suggest"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -85,36 +87,10 @@ func contains(list []string, s string) bool {
 
 // suggest names the known key closest to a misspelt one.
 func suggest(s string, known []string) string {
-	best, dist := "", 3
-	for _, k := range known {
-		if d := levenshtein(s, k); d < dist {
-			best, dist = k, d
-		}
+	if best := suggestpkg.Closest(s, known); best != "" {
+		return fmt.Sprintf(", did you mean %q?", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(", did you mean %q?", best)
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return ""
 }
 
 func (d *decoder) scalar(n *yaml.Node, key string) (string, bool) {

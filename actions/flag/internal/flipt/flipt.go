@@ -9,13 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/gantry-ci/gantry/internal/apiclient"
 
 	"github.com/gantry-ci/gantry/actions/flag/internal/flags"
 	"github.com/gantry-ci/gantry/actions/flag/internal/textdiff"
@@ -435,71 +436,36 @@ func (p *Provider) Validate(ctx context.Context) error {
 // do sends one request. The token goes only into the Authorization header
 // and is scrubbed from response text quoted in errors.
 func (p *Provider) do(ctx context.Context, method, path string, body, out any, notFound string) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("flipt: encoding %s %s: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
+	c := apiclient.New("flipt", p.base, p.hc)
+	c.Secret = p.token
+	c.Message = fliptMessage
+	c.Header = func(h http.Header) { h.Set("Authorization", "Bearer "+p.token) }
+	err := c.Do(ctx, method, path, body, out)
+	var se *apiclient.StatusError
+	if !errors.As(err, &se) {
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base.String()+path, rd)
-	if err != nil {
-		return fmt.Errorf("flipt: %s %s: %w", method, path, err)
+	msg := se.Message
+	switch {
+	case se.Status == http.StatusUnauthorized:
+		return fmt.Errorf("flipt: %s %s: 401 unauthenticated: the token was rejected; check the token input", method, path)
+	case se.Status == http.StatusForbidden:
+		return fmt.Errorf("flipt: %s %s: 403 forbidden (%s): the token may not change flags in namespace %q", method, path, msg, p.ns)
+	case se.Status == http.StatusNotFound && notFound != "":
+		return fmt.Errorf("flipt: %s (404 from %s %s)", notFound, method, path)
+	case se.Status >= 500:
+		return fmt.Errorf("flipt: %s %s: server error %d (%s); retry later", method, path, se.Status, msg)
 	}
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("flipt: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("flipt: %s %s: reading response: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		msg := apiMessage(data, p.token)
-		switch {
-		case resp.StatusCode == http.StatusUnauthorized:
-			return fmt.Errorf("flipt: %s %s: 401 unauthenticated: the token was rejected; check the token input", method, path)
-		case resp.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("flipt: %s %s: 403 forbidden (%s): the token may not change flags in namespace %q", method, path, msg, p.ns)
-		case resp.StatusCode == http.StatusNotFound && notFound != "":
-			return fmt.Errorf("flipt: %s (404 from %s %s)", notFound, method, path)
-		case resp.StatusCode >= 500:
-			return fmt.Errorf("flipt: %s %s: server error %d (%s); retry later", method, path, resp.StatusCode, msg)
-		default:
-			return fmt.Errorf("flipt: %s %s: %d %s", method, path, resp.StatusCode, msg)
-		}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("flipt: %s %s: decoding response: %w", method, path, err)
-		}
-	}
-	return nil
+	return se
 }
 
-func apiMessage(data []byte, token string) string {
+// fliptMessage is Flipt's "message" field; its "code" is numeric and says nothing more.
+func fliptMessage(data []byte) string {
 	var e struct {
 		Message string `json:"message"`
 	}
-	msg := strings.TrimSpace(string(data))
 	if json.Unmarshal(data, &e) == nil && e.Message != "" {
-		msg = e.Message
+		return e.Message
 	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "..."
-	}
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, "[token]")
-	}
-	if msg == "" {
-		msg = "no message"
-	}
-	return msg
+	return strings.TrimSpace(string(data))
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -17,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gantry-ci/gantry/internal/apiclient"
 
 	"github.com/gantry-ci/gantry/actions/flag/internal/flags"
 	"github.com/gantry-ci/gantry/actions/flag/internal/textdiff"
@@ -572,84 +573,36 @@ func (p *Provider) Validate(ctx context.Context) error {
 // do sends one request. The token goes only into the Authorization header
 // and is scrubbed from response text quoted in errors.
 func (p *Provider) do(ctx context.Context, method, path string, body, out any, notFound string) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("launchdarkly: encoding %s %s: %w", method, path, err)
+	c := apiclient.New("launchdarkly", p.base, p.hc)
+	c.Secret = p.token
+	c.ContentType = semanticPatch
+	c.Header = func(h http.Header) {
+		h.Set("Authorization", p.token)
+		h.Set("LD-API-Version", apiVersion)
+	}
+	err := c.Do(ctx, method, path, body, out)
+	var se *apiclient.StatusError
+	if !errors.As(err, &se) {
+		return err
+	}
+	msg := se.Message
+	switch {
+	case se.Status == http.StatusUnauthorized:
+		return fmt.Errorf("launchdarkly: %s %s: 401 unauthorized: the access token was rejected; check the token input", method, path)
+	case se.Status == http.StatusForbidden:
+		return fmt.Errorf("launchdarkly: %s %s: 403 forbidden (%s): the token's role may not change flags in environment %q", method, path, msg, p.env)
+	case se.Status == http.StatusNotFound && notFound != "":
+		return fmt.Errorf("launchdarkly: %s (404 from %s %s)", notFound, method, path)
+	case se.Status == http.StatusConflict:
+		return fmt.Errorf("launchdarkly: %s %s: 409 conflict (%s): the flag changed concurrently or needs an approval; retry", method, path, msg)
+	case se.Status == http.StatusTooManyRequests:
+		wait := "a while"
+		if se.RetryAfter != "" {
+			wait = se.RetryAfter + "s"
 		}
-		rd = bytes.NewReader(b)
+		return fmt.Errorf("launchdarkly: %s %s: 429 rate limited; retry after %s", method, path, wait)
+	case se.Status >= 500:
+		return fmt.Errorf("launchdarkly: %s %s: server error %d (%s); retry later", method, path, se.Status, msg)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base.String()+path, rd)
-	if err != nil {
-		return fmt.Errorf("launchdarkly: %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Authorization", p.token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("LD-API-Version", apiVersion)
-	if body != nil {
-		req.Header.Set("Content-Type", semanticPatch)
-	}
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("launchdarkly: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("launchdarkly: %s %s: reading response: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		msg := apiMessage(data, p.token)
-		switch {
-		case resp.StatusCode == http.StatusUnauthorized:
-			return fmt.Errorf("launchdarkly: %s %s: 401 unauthorized: the access token was rejected; check the token input", method, path)
-		case resp.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("launchdarkly: %s %s: 403 forbidden (%s): the token's role may not change flags in environment %q", method, path, msg, p.env)
-		case resp.StatusCode == http.StatusNotFound && notFound != "":
-			return fmt.Errorf("launchdarkly: %s (404 from %s %s)", notFound, method, path)
-		case resp.StatusCode == http.StatusConflict:
-			return fmt.Errorf("launchdarkly: %s %s: 409 conflict (%s): the flag changed concurrently or needs an approval; retry", method, path, msg)
-		case resp.StatusCode == http.StatusTooManyRequests:
-			wait := "a while"
-			if ra := resp.Header.Get("Retry-After"); ra != "" {
-				wait = ra + "s"
-			}
-			return fmt.Errorf("launchdarkly: %s %s: 429 rate limited; retry after %s", method, path, wait)
-		case resp.StatusCode >= 500:
-			return fmt.Errorf("launchdarkly: %s %s: server error %d (%s); retry later", method, path, resp.StatusCode, msg)
-		default:
-			return fmt.Errorf("launchdarkly: %s %s: %d %s", method, path, resp.StatusCode, msg)
-		}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("launchdarkly: %s %s: decoding response: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
-func apiMessage(data []byte, token string) string {
-	var e struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	msg := strings.TrimSpace(string(data))
-	if json.Unmarshal(data, &e) == nil && e.Message != "" {
-		msg = e.Message
-		if e.Code != "" {
-			msg = e.Code + ": " + msg
-		}
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "..."
-	}
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, "[token]")
-	}
-	if msg == "" {
-		msg = "no message"
-	}
-	return msg
+	return se
 }

@@ -4,18 +4,18 @@
 package unleash
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gantry-ci/gantry/internal/apiclient"
 
 	"github.com/gantry-ci/gantry/actions/flag/internal/flags"
 	"github.com/gantry-ci/gantry/actions/flag/internal/textdiff"
@@ -498,41 +498,16 @@ func (p *Provider) Validate(ctx context.Context) error {
 // a 404. The token goes only into the Authorization header and is scrubbed
 // from any response text quoted in an error.
 func (p *Provider) do(ctx context.Context, method, path string, body, out any, notFound string) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("unleash: encoding %s %s: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
+	c := apiclient.New("unleash", p.base, p.hc)
+	c.Secret = p.token
+	c.Header = func(h http.Header) { h.Set("Authorization", p.token) }
+	c.MaxResponse = 4 << 20
+	err := c.Do(ctx, method, path, body, out)
+	var se *apiclient.StatusError
+	if errors.As(err, &se) {
+		return &statusError{status: se.Status, text: p.statusText(method, path, se.Status, se.Message, notFound)}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.base.String()+path, rd)
-	if err != nil {
-		return fmt.Errorf("unleash: %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Authorization", p.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("unleash: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fmt.Errorf("unleash: %s %s: reading response: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return &statusError{status: resp.StatusCode, text: p.statusText(method, path, resp.StatusCode, apiMessage(data, p.token), notFound)}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("unleash: %s %s: decoding response: %w", method, path, err)
-		}
-	}
-	return nil
+	return err
 }
 
 // statusError is a non-2xx answer.
@@ -555,25 +530,4 @@ func (p *Provider) statusText(method, path string, status int, msg, notFound str
 		return fmt.Sprintf("unleash: %s %s: server error %d (%s); the change may not be applied, retry later", method, path, status, msg)
 	}
 	return fmt.Sprintf("unleash: %s %s: %d %s", method, path, status, msg)
-}
-
-// apiMessage picks Unleash's error message out of a response body.
-func apiMessage(data []byte, token string) string {
-	var e struct {
-		Message string `json:"message"`
-	}
-	msg := strings.TrimSpace(string(data))
-	if json.Unmarshal(data, &e) == nil && e.Message != "" {
-		msg = e.Message
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "..."
-	}
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, "[token]")
-	}
-	if msg == "" {
-		msg = "no message"
-	}
-	return msg
 }
