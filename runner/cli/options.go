@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
 	"github.com/gantry-ci/gantry/runner/jobenv"
 	"gopkg.in/yaml.v3"

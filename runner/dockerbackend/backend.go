@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 	"github.com/gantry-ci/gantry/runner/jobenv"
 	"github.com/hashicorp/go-multierror"
 )

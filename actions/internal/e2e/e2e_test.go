@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-ci/gantry/actions/internal/vulndbtest"
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
 	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"

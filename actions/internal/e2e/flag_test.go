@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 	"github.com/gantry-ci/gantry/runner/dockerbackend"
 	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 )
 
 func main() {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gantry-ci/gantry/actions/canary/internal/deploy"
 	"github.com/gantry-ci/gantry/actions/canary/internal/state"
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 )
 
 // deployer starts canaries from an image, or adopts a running address.

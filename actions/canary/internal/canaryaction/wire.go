@@ -12,7 +12,7 @@ import (
 	"github.com/gantry-ci/gantry/actions/canary/internal/rollout"
 	"github.com/gantry-ci/gantry/actions/canary/internal/state"
 	"github.com/gantry-ci/gantry/internal/actionkit"
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 )
 
 // wiring is the rollout's parts built from the inputs.

@@ -8,7 +8,7 @@ import (
 	"context"
 
 	"fmt"
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 	"io"
 	"net"
 	"net/http"

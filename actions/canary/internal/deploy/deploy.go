@@ -16,7 +16,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	dockercontainer "github.com/docker/docker/api/types/container"
-	"github.com/gantry-ci/gantry/runner/container"
+	"github.com/gantry-ci/gantry/internal/container"
 )
 
 // Spec says how to run the canary.
