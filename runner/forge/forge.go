@@ -58,3 +58,57 @@ type Outcome struct {
 type Executor interface {
 	Execute(ctx context.Context, job *Job, rep report.Job) (*Outcome, error)
 }
+
+// Registration is what a runner is registered with.
+type Registration struct {
+	URL       string   // the forge (or GHES) URL the user gave
+	Token     string   // registration token (never logged, never saved)
+	JITConfig string   // GitHub: an encoded JIT config instead of URL+Token
+	Name      string   // runner name; the host name when empty
+	Labels    []string // names only ("ubuntu-latest", "self-hosted"); the :host / :docker:// part stays local
+	Ephemeral bool
+	Version   string // gantry's version, sent where the protocol declares one
+}
+
+// Credentials are what a forge hands back on registration; the daemon keeps
+// them in the runner's folder (mode 0600) as Data, opaque to it.
+type Credentials struct {
+	Forge string // "gitea" or "github"
+	Name  string
+	Data  []byte // protocol-specific (JSON): ids, tokens, keys
+}
+
+// Protocol is one forge's runner protocol. The daemon (runner/selfhosted)
+// drives it: Register once, then Connect and Next in a loop; each
+// Assignment is run through an Executor and completed.
+type Protocol interface {
+	Register(ctx context.Context, reg Registration) (*Credentials, error)
+	// Connect opens a session (GitHub) or declares the runner (Gitea).
+	Connect(ctx context.Context, creds *Credentials, labels []string) (Session, error)
+	// Remove unregisters the runner from the server.
+	Remove(ctx context.Context, creds *Credentials) error
+}
+
+// Session hands out jobs. Next long-polls and returns (nil, nil) when the
+// poll ended with no job; it backs off by itself on server errors and
+// returns an error only when the session cannot go on (bad credentials).
+type Session interface {
+	Next(ctx context.Context) (Assignment, error)
+	Close(ctx context.Context) error
+}
+
+// Assignment is one job taken from the server.
+type Assignment interface {
+	// Job is the job to run; an error means the payload could not be
+	// turned into a job, and is reported with Fail.
+	Job() (*Job, error)
+	// Reporter sends the job's events to the server (logs, step states,
+	// annotations, summaries); it masks nothing itself.
+	Reporter() report.Job
+	// Cancelled is closed when the server cancels the job.
+	Cancelled() <-chan struct{}
+	// Complete reports how the job ended and releases it.
+	Complete(ctx context.Context, out *Outcome) error
+	// Fail reports the job as failed for reason, when it could not run.
+	Fail(ctx context.Context, reason error) error
+}
