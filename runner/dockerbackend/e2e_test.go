@@ -416,3 +416,31 @@ jobs:
 		}
 	}
 }
+
+// job.container belongs to a job's own container: the image behind runs-on
+// stands in for GitHub's VM and is not one.
+func TestJobContainerContextOnlyForContainerJobs(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  vm:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "vm=[${{ job.container.id }}] json=${{ toJSON(job.container) }}"
+  boxed:
+    runs-on: ubuntu-latest
+    container: gantry/busybox:latest
+    steps:
+      - run: echo "boxed=[${{ job.container.id != '' }}]"
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	for _, want := range []string{"vm=[] json=null", "boxed=[true]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -105,10 +105,17 @@ func (j *jobRun) execute(parent context.Context) (report.Result, map[string]stri
 
 	defer j.teardown()
 	if err := j.setup(ctx, env); err != nil {
-		j.rep.errorf("%v", err)
 		if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errJobTimeout) {
+			// Set-up failed because the job was cancelled (fail-fast, Ctrl-C):
+			// the error it caused is not the reason.
+			reason := "the job was cancelled during set-up"
+			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+				reason += ": " + cause.Error()
+			}
+			j.rep.infof("%s", reason)
 			return report.Cancelled, nil
 		}
+		j.rep.errorf("%v", err)
 		return j.finish(report.Failure, continueOnError), nil
 	}
 
