@@ -44,7 +44,7 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string
 		err = drain(rc)
 	}
 	if err != nil {
-		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build it locally or map the runs-on label to another image with -P", ref, err)
+		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build or import it into the local engine first", ref, err)
 	}
 	return nil
 }
