@@ -189,6 +189,17 @@ func (s *Server) Fail(method, path string, status, n int) {
 	s.mu.Unlock()
 }
 
+// PendingFaults is how many injected faults have not fired yet.
+func (s *Server) PendingFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, f := range s.faults {
+		n += f.n
+	}
+	return n
+}
+
 // Calls is how many requests reached a path containing path.
 func (s *Server) Calls(path string) int {
 	s.mu.Lock()
@@ -356,8 +367,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.oauthToken(w, r)
 	case p == "/tenant/_apis/connectionData":
 		s.connectionData(w)
-	case strings.HasPrefix(p, "/tenant/_apis/"):
-		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/_apis/"))
+	case strings.HasPrefix(p, "/tenant/"):
+		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/"))
 	case strings.HasPrefix(p, "/broker/"):
 		s.brokerAPI(w, r, strings.TrimPrefix(p, "/broker/"))
 	case strings.HasPrefix(p, "/run/"):
@@ -594,8 +605,8 @@ func readJSON(r *http.Request, v any) error {
 // requests) and the plan APIs (events, records, feed, logs, attachments).
 func (s *Server) tenantAPI(w http.ResponseWriter, r *http.Request, p string) {
 	seg := strings.Split(strings.Trim(p, "/"), "/")
-	if len(seg) >= 2 && seg[0] == "distributedtask" && seg[1] == "pools" {
-		s.poolAPI(w, r, seg[2:])
+	if len(seg) >= 3 && seg[0] == "_apis" && seg[1] == "distributedtask" && seg[2] == "pools" {
+		s.poolAPI(w, r, seg[3:])
 		return
 	}
 	// {scope}/_apis/distributedtask/hubs/{hub}/plans/{plan}/...
@@ -1149,7 +1160,18 @@ func (s *Server) runAPI(w http.ResponseWriter, r *http.Request, p string) {
 			StepResults []map[string]any `json:"stepResults"`
 			Annotations []map[string]any `json:"annotations"`
 		}
-		if err := readJSON(r, &body); err != nil || j == nil || body.JobID != j.ID || body.PlanID != j.planID {
+		err := readJSON(r, &body)
+		if j == nil {
+			// A restarted runner completes with its own credentials.
+			if a := s.runnerAgent(r); a != nil {
+				s.mu.Lock()
+				if x := s.jobs[body.JobID]; x != nil && x.acquiredBy == a.ID {
+					j = x
+				}
+				s.mu.Unlock()
+			}
+		}
+		if err != nil || j == nil || body.JobID != j.ID || body.PlanID != j.planID {
 			writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "job not found"})
 			return
 		}
@@ -1175,7 +1197,11 @@ func (s *Server) complete(j *Job, c Completion) {
 }
 
 func (s *Server) renewLegacy(w http.ResponseWriter, r *http.Request, seg []string) {
-	if s.runnerAgent(r) == nil || r.Method != "PATCH" || len(seg) != 1 || r.URL.Query().Get("lockToken") == "" {
+	if s.runnerAgent(r) == nil {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if r.Method != "PATCH" || len(seg) != 1 || r.URL.Query().Get("lockToken") == "" {
 		http.Error(w, "bad renewal", http.StatusBadRequest)
 		return
 	}
