@@ -13,6 +13,8 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 
+	"github.com/gantry-ci/gantry/internal/container"
+	"github.com/gantry-ci/gantry/runner/dockerbackend"
 	"github.com/gantry-ci/gantry/runner/forge"
 	"github.com/gantry-ci/gantry/runner/forge/github"
 	"github.com/gantry-ci/gantry/runner/forge/github/githubtest"
@@ -444,4 +446,46 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// A container job: the job message's container: runs the steps in a
+// fresh container of a local image, removed after the job.
+func TestContainerJob(t *testing.T) {
+	ctx := context.Background()
+	eng, err := container.Connect(ctx)
+	if err != nil {
+		t.Skipf("no Docker engine: %v", err)
+	}
+	srv := githubtest.New(t, githubtest.Options{Broker: true})
+	p := protocol()
+	creds := registerToken(t, srv, p, "ctr-runner", false)
+	labels := []selfhosted.Label{{Name: "self-hosted", Platform: "host"}}
+	r := &selfhosted.Runner{Protocol: p, Creds: creds, Labels: labels, Dir: t.TempDir(), Once: true, Logger: testLogger(),
+		Executor: &selfhosted.Executor{Labels: labels, WorkRoot: t.TempDir(), Containers: dockerbackend.New(eng)}}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "ctr", Secrets: map[string]string{"TOKEN": secret}, YAML: `
+container:
+  image: gantry/debian:bookworm
+  env:
+    IN_CTR: "yes"
+steps:
+  - run: echo "debian $(cat /etc/debian_version) in=$IN_CTR tok=${{ secrets.TOKEN }}"
+`}), 120*time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c := j.Completions[0].Conclusion; c != "succeeded" {
+		t.Fatalf("conclusion %q; records %v", c, j.Records)
+	}
+	live := ""
+	for _, l := range j.Feed {
+		live += strings.Join(l, "\n")
+	}
+	if !strings.Contains(live, "debian 12") || !strings.Contains(live, "in=yes") || !strings.Contains(live, "tok=***") {
+		t.Errorf("feed: %s", live)
+	}
+	if strings.Contains(everything(t, j), secret) {
+		t.Error("the secret reached the server")
+	}
 }
