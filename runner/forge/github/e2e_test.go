@@ -489,3 +489,20 @@ steps:
 		t.Error("the secret reached the server")
 	}
 }
+
+// The runner-admin registration (use_v2_flow in the registration answer):
+// the key goes as XML to {api}/actions/runners/register; the runner is on
+// the broker from the start.
+func TestRunnerAdminFlow(t *testing.T) {
+	srv := githubtest.New(t, githubtest.Options{AdminFlow: true})
+	p := protocol()
+	creds := registerToken(t, srv, p, "admin-runner", false)
+	if got := srv.AgentLabels("admin-runner"); len(got) == 0 || got[0] != "self-hosted" {
+		t.Errorf("labels %v", got)
+	}
+	start(t, p, creds, false)
+	j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo admin\n"}), 60*time.Second)
+	if j.Completions[0].Conclusion != "succeeded" || srv.Calls("/broker/session") == 0 {
+		t.Errorf("conclusion %q, broker sessions %d", j.Completions[0].Conclusion, srv.Calls("/broker/session"))
+	}
+}

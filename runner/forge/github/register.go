@@ -242,7 +242,7 @@ func (p *Protocol) registerAdmin(ctx context.Context, c *client, api string, rem
 			ServerURL        string `json:"server_url"`
 			AuthorizationURL string `json:"authorization_url"`
 			ClientID         string `json:"client_id"`
-		} `json:"runner_authorization"`
+		} `json:"authorization"`
 	}
 	if err := c.call(ctx, "POST", api+"/actions/runners/register", "", remote, body, &out); err != nil {
 		return tokenError("register", err)

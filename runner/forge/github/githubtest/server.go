@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ type Options struct {
 	// Without it, the pool's message queue hands out full
 	// PipelineAgentJobRequest messages.
 	Broker bool
+	// AdminFlow registers runners through the runner-admin API
+	// (POST {api}/actions/runners/register) as the registration answer's
+	// use_v2_flow asks; they are on the broker.
+	AdminFlow bool
 	// PollWait is how long a message poll waits for one (default 200ms).
 	PollWait time.Duration
 }
@@ -147,6 +152,9 @@ type JobSpec struct {
 
 // New starts a server; it is closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
+	if opts.AdminFlow {
+		opts.Broker = true
+	}
 	if opts.PollWait <= 0 {
 		opts.PollWait = 200 * time.Millisecond
 	}
@@ -359,6 +367,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/api/v3/actions/runner-registration" && r.Method == "POST":
 		s.runnerRegistration(w, r)
+	case p == "/api/v3/actions/runners/register" && r.Method == "POST":
+		s.adminRegister(w, r)
 	case strings.HasPrefix(p, "/api/v3/repos/") && strings.HasSuffix(p, "/actions/runners/registration-token"):
 		s.registrationToken(w, r)
 	case strings.HasPrefix(p, "/api/v3/repos/") && strings.HasSuffix(p, "/actions/runners/generate-jitconfig"):
@@ -395,7 +405,52 @@ func (s *Server) runnerRegistration(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad registration body", http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"url": s.URL + "/tenant", "token_schema": "OAuthAccessToken", "token": s.tenant})
+	writeJSON(w, http.StatusOK, map[string]any{"url": s.URL + "/tenant", "token_schema": "OAuthAccessToken", "token": s.tenant, "use_v2_flow": s.opts.AdminFlow})
+}
+
+var xmlPart = regexp.MustCompile(`<(Modulus|Exponent)>([^<]+)</`)
+
+// adminRegister is the runner-admin registration: the public key as
+// RSA.ToXmlString writes it, the registration token as RemoteAuth.
+func (s *Server) adminRegister(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "RemoteAuth ")
+	s.mu.Lock()
+	valid := ok && s.regTokens[tok] && s.opts.AdminFlow
+	s.mu.Unlock()
+	if !valid {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		return
+	}
+	var body struct {
+		URL       string `json:"url"`
+		GroupID   int64  `json:"group_id"`
+		Name      string `json:"name"`
+		Ephemeral bool   `json:"ephemeral"`
+		PublicKey string `json:"public_key"`
+		Labels    []struct {
+			Name string `json:"name"`
+		} `json:"labels"`
+	}
+	if err := readJSON(r, &body); err != nil || body.Name == "" || body.GroupID == 0 || !strings.HasPrefix(body.URL, s.URL+"/") {
+		http.Error(w, "bad runner", http.StatusUnprocessableEntity)
+		return
+	}
+	parts := map[string][]byte{}
+	for _, m := range xmlPart.FindAllStringSubmatch(body.PublicKey, -1) {
+		parts[m[1]], _ = base64.StdEncoding.DecodeString(m[2])
+	}
+	if len(parts["Modulus"]) < 256 || len(parts["Exponent"]) == 0 {
+		http.Error(w, "public_key is not an RSA key in XML", http.StatusUnprocessableEntity)
+		return
+	}
+	var labels []string
+	for _, l := range body.Labels {
+		labels = append(labels, l.Name)
+	}
+	pk := &rsa.PublicKey{N: new(big.Int).SetBytes(parts["Modulus"]), E: int(new(big.Int).SetBytes(parts["Exponent"]).Int64())}
+	a := s.addAgent(body.Name, pk, body.Ephemeral, labels)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "authorization": map[string]any{
+		"authorization_url": s.URL + "/oauth/token", "server_url": s.URL + "/broker/", "client_id": a.ClientID}})
 }
 
 func (s *Server) pat(r *http.Request) bool {
