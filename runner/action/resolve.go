@@ -45,7 +45,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	if ref.IsLocal() {
 		dir := filepath.Join(r.Workspace, filepath.FromSlash(ref.Local))
 		if !hasMetadata(dir) {
-			return "", fmt.Errorf("local action %s: no action.yml in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
+			return "", fmt.Errorf("local action %s: no action.yml (or Dockerfile) in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
 		}
 		return dir, nil
 	}
@@ -94,7 +94,7 @@ func (r *Resolver) ResolveRepo(ctx context.Context, ref Ref) (string, error) {
 }
 
 func hasMetadata(dir string) bool {
-	for _, n := range []string{"action.yml", "action.yaml"} {
+	for _, n := range []string{"action.yml", "action.yaml", "Dockerfile", "dockerfile"} {
 		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
 			return true
 		}
