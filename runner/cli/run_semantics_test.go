@@ -116,3 +116,27 @@ jobs:
 		t.Errorf("want exactly the failing cell's error annotation:\n%s", out)
 	}
 }
+
+// A job for a platform this machine does not have is skipped with advice,
+// as act does, and the run's other jobs decide its result.
+func TestUnmappedPlatformIsSkipped(t *testing.T) {
+	dir := repoWith(t, map[string]string{".github/workflows/ci.yml": `
+on: push
+jobs:
+  t:
+    strategy:
+      matrix: {os: [self-hosted, windows-latest]}
+    runs-on: ${{ matrix.os }}
+    steps:
+      - run: echo ran-on-${{ matrix.os }}
+`})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("code %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"ran-on-self-hosted", "skipped: ", "-P windows-latest=host", "t (windows-latest)  skipped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
