@@ -399,10 +399,10 @@ func (s *Service) blob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
-		var up *blob.Upload
+		var up *upload
 		for _, u := range s.uploads {
 			if u.id == id {
-				up = u.up
+				up = u
 			}
 		}
 		s.mu.Unlock()
@@ -410,7 +410,16 @@ func (s *Service) blob(w http.ResponseWriter, r *http.Request) {
 			blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "the upload was finalized or abandoned"})
 			return
 		}
-		up.ServeHTTP(w, r)
+		up.up.ServeHTTP(w, r)
+		if up.up.Failed() {
+			// Too large or cut short: drop it, so nothing partial stays.
+			s.mu.Lock()
+			if s.uploads[up.name] == up {
+				delete(s.uploads, up.name)
+				_ = os.RemoveAll(up.dir)
+			}
+			s.mu.Unlock()
+		}
 	case "a":
 		if err := s.Auth.CheckURL(r, "r"); err != nil {
 			blob.WriteError(w, &blob.Error{Status: 403, Code: "AuthenticationFailed", Msg: err.Error()})

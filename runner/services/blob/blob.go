@@ -34,6 +34,7 @@ type Upload struct {
 	blocks    map[string]int64 // staged block id (hex) -> size
 	ranges    [][2]int64       // legacy chunks written, [start, end)
 	committed bool
+	failed    bool // a part was too large or cut short: the upload is void
 	size      int64
 	sum       string
 }
@@ -55,6 +56,14 @@ func (u *Upload) Committed() (size int64, sum string, ok bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.size, u.sum, u.committed
+}
+
+// Failed says a part of the upload was refused as too large or arrived
+// cut short; the owner drops the upload rather than wait for a commit.
+func (u *Upload) Failed() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.failed
 }
 
 // Error is a storage error with its HTTP status and Azure error code.
@@ -109,6 +118,12 @@ func (u *Upload) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errorf(400, "InvalidQueryParameterValue", "comp=%s is not served", q.Get("comp"))
 	}
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && (e.Status == 413 || e.Code == "IncompleteBody") {
+			u.mu.Lock()
+			u.failed = true
+			u.mu.Unlock()
+		}
 		WriteError(w, err)
 		return
 	}

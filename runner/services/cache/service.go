@@ -183,6 +183,9 @@ func (s *Service) blob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		res.Upload.ServeHTTP(w, r)
+		if res.Upload.Failed() {
+			s.Store.Abort(res) // too large or cut short: nothing of it is kept
+		}
 	case "e":
 		if err := s.Auth.CheckURL(r, "r"); err != nil {
 			blob.WriteError(w, &blob.Error{Status: 403, Code: "AuthenticationFailed", Msg: err.Error()})
@@ -304,6 +307,7 @@ func (s *Service) legacy(w http.ResponseWriter, r *http.Request) {
 				if errors.As(err, &be) {
 					status = be.Status
 				}
+				s.Store.Abort(rv)
 				legacyError(w, status, err.Error())
 				return
 			}
