@@ -44,7 +44,7 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string
 		err = drain(rc)
 	}
 	if err != nil {
-		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build it locally or map the runs-on label to another image with -P", ref, err)
+		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build or import it into the local engine first", ref, err)
 	}
 	return nil
 }
@@ -66,11 +66,13 @@ func drain(rc io.ReadCloser) error {
 	}
 }
 
-// ImportRootfs imports a root file system directory as an image.
+// ImportRootfs imports a root file system directory as an image. Like the
+// distributions' own images it runs a shell when given no command, so a
+// Dockerfile action built FROM it without CMD or ENTRYPOINT still starts.
 func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
-	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{})
+	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: []string{`CMD ["sh"]`}})
 	if err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("import %s as %s: %w", dir, ref, err)
