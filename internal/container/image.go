@@ -54,7 +54,7 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string
 		err = drain(rc)
 	}
 	if err != nil {
-		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build it locally or map the runs-on label to another image with -P", ref, err)
+		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build or import it into the local engine first", ref, err)
 	}
 	return nil
 }
@@ -76,11 +76,13 @@ func drain(rc io.ReadCloser) error {
 	}
 }
 
-// ImportRootfs imports a root file system directory as an image, with
-// the given labels (KEY=VALUE), which let a set-up see that an image is an
-// older build and make it again.
+// ImportRootfs imports a root file system directory as an image. Like the
+// distributions' own images it runs a shell when given no command, so a
+// Dockerfile action built FROM it without CMD or ENTRYPOINT still starts.
+// The labels (KEY=VALUE) let a set-up see that an image is an older build
+// and make it again.
 func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, labels ...string) error {
-	var changes []string
+	changes := []string{`CMD ["sh"]`}
 	for _, l := range labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {

@@ -45,7 +45,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	if ref.IsLocal() {
 		dir := filepath.Join(r.Workspace, filepath.FromSlash(ref.Local))
 		if !hasMetadata(dir) {
-			return "", fmt.Errorf("local action %s: no action.yml in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
+			return "", fmt.Errorf("local action %s: no action.yml (or Dockerfile) in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
 		}
 		return dir, nil
 	}
@@ -56,8 +56,8 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	repoDir := filepath.Join(cache, ref.Owner, ref.Repo, ref.Version)
 	if fi, err := os.Stat(repoDir); err != nil || !fi.IsDir() {
 		if r.Mirror == "" {
-			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; put it in %s (e.g. git clone --branch %s into that folder) or pass --action-mirror",
-				ref, cache, repoDir, ref.Version)
+			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; fill it with `gantry actions fetch --mirror URL|DIR`, or by hand with `git clone https://github.com/%s/%s %s && git -C %s checkout %s` (works for tags, branches and SHAs), or pass --action-mirror",
+				ref, cache, ref.Owner, ref.Repo, repoDir, repoDir, ref.Version)
 		}
 		if err := r.clone(ctx, ref, repoDir); err != nil {
 			return "", err
@@ -94,7 +94,7 @@ func (r *Resolver) ResolveRepo(ctx context.Context, ref Ref) (string, error) {
 }
 
 func hasMetadata(dir string) bool {
-	for _, n := range []string{"action.yml", "action.yaml"} {
+	for _, n := range []string{"action.yml", "action.yaml", "Dockerfile", "dockerfile"} {
 		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
 			return true
 		}

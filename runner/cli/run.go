@@ -123,6 +123,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	opts.Jobs = f.jobs
 
 	if f.list {
 		return listWorkflows(stdio, wfs, opts)

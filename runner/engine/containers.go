@@ -71,13 +71,22 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 	}
 	cj, err := j.deps.Containers.StartJob(ctx, spec)
 	if err != nil {
+		if j.job.Container == nil && spec.Image == platform && strings.Contains(err.Error(), platform) {
+			// The image came from gantry's runs-on mapping, which -P changes.
+			return fmt.Errorf("job %s: %w; or map the runs-on label to another image or to the host with -P LABEL=IMAGE|host", j.id, err)
+		}
 		return fmt.Errorf("job %s: %w", j.id, err)
 	}
 	j.env = cj
 	j.mu.Lock()
-	if spec.Image != "" {
-		// job.container is set only for a job container, not for a host job with services.
+	// job.container is the job's own container: an image gantry picked for a
+	// runs-on label stands in for GitHub's VM, so it is not one. With
+	// services only, GitHub's runner still gives the network.
+	switch {
+	case j.job.Container != nil:
 		j.jobCtx["container"] = cj.Context()
+	case len(spec.Services) > 0:
+		j.jobCtx["container"] = map[string]any{"network": cj.Context()["network"]}
 	}
 	j.jobCtx["services"] = cj.Services()
 	j.mu.Unlock()

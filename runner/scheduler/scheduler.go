@@ -223,6 +223,7 @@ func (r *run) deps(rep report.Job) engine.Deps {
 		Actions: r.opts.Actions, Workspace: r.opts.Workspace,
 		WorkDir: filepath.Join(r.dir, "jobs"), ToolCache: r.opts.ToolCache,
 		Platforms: r.opts.Platforms, BuildArgs: r.opts.ActionBuildArgs, Network: r.opts.Network,
+		SkipNoPlatform: true,
 	}
 }
 

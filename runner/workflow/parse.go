@@ -13,6 +13,8 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/trigger"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantry-ci/gantry/internal/suggest"
 )
 
 // parser collects every problem of one file.
@@ -306,36 +308,7 @@ func contains(list []string, s string) bool {
 }
 
 // closest suggests the known key nearest to a misspelt one.
-func closest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := distance(strings.ToLower(s), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(s string, known []string) string { return suggest.Closest(s, known) }
 
 var workflowKeys = []string{"name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"}
 
