@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
 	"github.com/gantry-ci/gantry/runner/evaluate"
