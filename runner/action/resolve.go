@@ -56,8 +56,8 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	repoDir := filepath.Join(cache, ref.Owner, ref.Repo, ref.Version)
 	if fi, err := os.Stat(repoDir); err != nil || !fi.IsDir() {
 		if r.Mirror == "" {
-			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; put it in %s (e.g. git clone --branch %s into that folder) or pass --action-mirror",
-				ref, cache, repoDir, ref.Version)
+			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; fill it with `gantry actions fetch --mirror URL|DIR`, or by hand with `git clone https://github.com/%s/%s %s && git -C %s checkout %s` (works for tags, branches and SHAs), or pass --action-mirror",
+				ref, cache, ref.Owner, ref.Repo, repoDir, repoDir, ref.Version)
 		}
 		if err := r.clone(ctx, ref, repoDir); err != nil {
 			return "", err
