@@ -66,11 +66,13 @@ func drain(rc io.ReadCloser) error {
 	}
 }
 
-// ImportRootfs imports a root file system directory as an image.
+// ImportRootfs imports a root file system directory as an image. Like the
+// distributions' own images it runs a shell when given no command, so a
+// Dockerfile action built FROM it without CMD or ENTRYPOINT still starts.
 func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
-	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{})
+	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: []string{`CMD ["sh"]`}})
 	if err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("import %s as %s: %w", dir, ref, err)
