@@ -45,12 +45,13 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 # Bump image_version when the images' content changes: an image without
 # this label value (an older build) is made again.
-image_version=2 # 2: the docker CLI, so jobs reach the engine through the mounted socket
+image_version=3 # 2: the docker CLI, so jobs reach the engine through the mounted socket; 3: CMD sh
+rootfs_version=2 # the debootstrapped tree: bump when its packages change
 label=org.gantry-ci.image-version
 rebuilt=
 if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_version" ]; then
 	rootfs=/var/cache/gantry/rootfs-bookworm
-	if [ "$(cat "$rootfs/.gantry-complete" 2>/dev/null)" != "$image_version" ]; then
+	if [ "$(cat "$rootfs/.gantry-complete" 2>/dev/null)" != "$rootfs_version" ]; then
 		log "debootstrap bookworm from $mirror (about a minute)"
 		rm -rf "$rootfs" "$rootfs.tmp"
 		mkdir -p "$(dirname "$rootfs")"
@@ -61,7 +62,7 @@ if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_v
 		# Only the CLI of bookworm's docker.io (no daemon): jobs use this
 		# machine's engine through the socket gantry mounts.
 		install -m 0755 "$(dpkg -L docker.io | grep -x /usr/bin/docker)" "$rootfs.tmp/usr/bin/docker"
-		echo "$image_version" >"$rootfs.tmp/.gantry-complete"
+		echo "$rootfs_version" >"$rootfs.tmp/.gantry-complete"
 		mv "$rootfs.tmp" "$rootfs"
 	fi
 	log "importing gantry/debian:bookworm (image version $image_version)"
