@@ -22,6 +22,7 @@ require (
 	github.com/spf13/viper v1.19.0
 	github.com/thomaspoignant/go-feature-flag v1.44.0
 	github.com/zricethezav/gitleaks/v8 v8.30.1
+	golang.org/x/image v0.44.0
 	golang.org/x/vuln v1.9.0
 	gopkg.in/yaml.v3 v3.0.1
 )
