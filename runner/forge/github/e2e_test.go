@@ -33,10 +33,15 @@ func protocol() *github.Protocol {
 		Logger: testLogger()}
 }
 
+func registration(srv *githubtest.Server, name string) forge.Registration {
+	return forge.Registration{URL: srv.RepoURL(), Token: srv.RegistrationToken(), Name: name, Labels: []string{"self-hosted"}}
+}
+
 func registerToken(t *testing.T, srv *githubtest.Server, p *github.Protocol, name string, eph bool) *forge.Credentials {
 	t.Helper()
-	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.RepoURL(), Token: srv.RegistrationToken(),
-		Name: name, Labels: []string{"self-hosted"}, Ephemeral: eph})
+	reg := registration(srv, name)
+	reg.Ephemeral = eph
+	creds, err := p.Register(context.Background(), reg)
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
@@ -48,7 +53,7 @@ type running struct {
 	done   chan error
 }
 
-func start(t *testing.T, p *github.Protocol, creds *forge.Credentials, ephemeral bool) *running {
+func start(t testing.TB, p *github.Protocol, creds *forge.Credentials, ephemeral bool) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &selfhosted.Runner{Protocol: p, Creds: creds, Labels: hostLabels, Dir: t.TempDir(), Ephemeral: ephemeral,
@@ -505,4 +510,39 @@ func TestRunnerAdminFlow(t *testing.T) {
 	if j.Completions[0].Conclusion != "succeeded" || srv.Calls("/broker/session") == 0 {
 		t.Errorf("conclusion %q, broker sessions %d", j.Completions[0].Conclusion, srv.Calls("/broker/session"))
 	}
+}
+
+// A job a dead runner process left running is reported failed after the
+// restart, from the state the daemon keeps (no token on disk), and is
+// not run again.
+func TestOrphanReportedFailed(t *testing.T) {
+	srv := githubtest.New(t, githubtest.Options{Broker: true})
+	p := protocol()
+	creds := registerToken(t, srv, p, "orphan-runner", false)
+	ctx := context.Background()
+	sess, err := p.Connect(ctx, creds, []string{"self-hosted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo never\n"})
+	var a forge.Assignment
+	for a == nil {
+		if a, err = sess.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := a.(forge.Resumable).State()
+	if strings.Contains(string(state), "ghs_") {
+		t.Errorf("the saved state holds a token: %s", state)
+	}
+	job, _ := a.Job()
+	// The process "dies": nothing completes the job; a new one reports it.
+	if err := p.FailOrphan(ctx, creds, forge.Orphan{ServerID: job.ServerID, State: state}, "the runner died"); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Wait(j, 10*time.Second)
+	if c := got.Completions[0]; c.Conclusion != "failed" || len(c.Annotations) != 1 || c.Annotations[0]["message"] != "the runner died" {
+		t.Errorf("completion %+v", c)
+	}
+	_ = sess.Close(ctx)
 }
