@@ -125,6 +125,9 @@ func everything(t *testing.T, j *githubtest.Job) string {
 		cd, _ := json.Marshal(c)
 		b.Write(cd)
 	}
+	rd, _ := json.Marshal([]any{j.ResultsSteps, j.ResultsLogs, j.ResultsSummaries})
+	b.Write(rd)
+	b.WriteString(j.ResultsJobLog)
 	return b.String()
 }
 
@@ -189,6 +192,24 @@ func checkMainJob(t *testing.T, j *githubtest.Job, runService bool) {
 	}
 	if s := j.Attachments["Checks.Step.Summary/"+firstID]; !strings.Contains(s, "### summary of push") {
 		t.Errorf("step summary attachment: %v", j.Attachments)
+	}
+	// The results service got the same, dual-uploaded.
+	if st := j.ResultsSteps[firstID]; st["status"] != float64(6) || st["conclusion"] != float64(2) {
+		t.Errorf("results step state of the first step: %v", st)
+	}
+	conclusions := map[float64]int{}
+	for _, st := range j.ResultsSteps {
+		c, _ := st["conclusion"].(float64)
+		conclusions[c]++
+	}
+	if conclusions[3] == 0 || conclusions[7] == 0 {
+		t.Errorf("results step conclusions (3 failure, 7 skipped): %v", conclusions)
+	}
+	if !strings.Contains(j.ResultsLogs[firstID], "hello from ***") || !strings.Contains(j.ResultsJobLog, "always ran") {
+		t.Errorf("results logs: step %q job %q", j.ResultsLogs[firstID], j.ResultsJobLog)
+	}
+	if !strings.Contains(j.ResultsSummaries[firstID], "### summary of push") {
+		t.Errorf("results summaries: %v", j.ResultsSummaries)
 	}
 	found := false
 	for _, a := range c.Annotations {

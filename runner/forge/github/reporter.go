@@ -19,7 +19,8 @@ import (
 // attachments on the job record. Calls run in order on one goroutine; the
 // job never waits on the network.
 type reporter struct {
-	a *assignment
+	a   *assignment
+	res *results // nil when the job names no results service
 
 	mu      sync.Mutex
 	ops     []func(context.Context) error
@@ -45,7 +46,7 @@ type stepLog struct {
 }
 
 func newReporter(a *assignment) *reporter {
-	r := &reporter{a: a, wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
+	r := &reporter{a: a, res: newResults(a), wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
 	r.job = &timelineRecord{ID: a.msg.JobID, Type: "Job", Name: a.msg.JobDisplayName, State: "Pending"}
 	return r
 }
@@ -119,6 +120,16 @@ func (r *reporter) close(ctx context.Context) {
 			// A step the executor never finished (it died): close it.
 			r.finishStep(r.cur, "failed", time.Now())
 		}
+		if r.res != nil {
+			var all []string
+			for _, s := range r.steps {
+				all = append(all, s.lines...)
+			}
+			if len(all) > 0 {
+				content := []byte(strings.Join(all, "\n") + "\n")
+				r.push(func(ctx context.Context) error { r.res.jobLog(ctx, content, len(all)); return nil })
+			}
+		}
 		r.closed = true
 		select {
 		case r.wake <- struct{}{}:
@@ -172,6 +183,9 @@ func (r *reporter) patch(recs ...*timelineRecord) {
 		}
 		return r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: len(cp), Value: cp}, nil)
 	})
+	if r.res != nil {
+		r.push(func(ctx context.Context) error { r.res.steps(ctx, cp); return nil })
+	}
 }
 
 func (r *reporter) flushFeed() {
@@ -323,6 +337,9 @@ func (r *reporter) finishStep(sl *stepLog, result string, at time.Time) {
 			r.mu.Unlock()
 			return nil
 		})
+		if r.res != nil {
+			r.push(func(ctx context.Context) error { r.res.stepLog(ctx, rec.ID, content, lines); return nil })
+		}
 	}
 	// The record's final state goes after its log, so it can name it.
 	r.push(func(ctx context.Context) error {
@@ -334,7 +351,13 @@ func (r *reporter) finishStep(sl *stepLog, result string, at time.Time) {
 		if err != nil {
 			return err
 		}
-		return r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: 1, Value: []*timelineRecord{&c}}, nil)
+		if err := r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: 1, Value: []*timelineRecord{&c}}, nil); err != nil {
+			return err
+		}
+		if r.res != nil {
+			r.res.steps(ctx, []*timelineRecord{&c})
+		}
+		return nil
 	})
 }
 
@@ -420,6 +443,9 @@ func (r *reporter) Summary(s report.Step, markdown string) {
 		}
 		return r.a.s.c.call(ctx, "PUT", u, "5.1-preview", r.a.sys, content, nil)
 	})
+	if r.res != nil {
+		r.push(func(ctx context.Context) error { r.res.summary(ctx, name, content); return nil })
+	}
 }
 
 func (r *reporter) Finished(e report.JobEnd) {
