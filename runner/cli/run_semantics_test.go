@@ -158,3 +158,29 @@ jobs:
 		t.Errorf("code %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// actions/checkout of the repository itself with path: puts the repository
+// there, inside the workspace.
+func TestSelfCheckoutWithPath(t *testing.T) {
+	dir := repoWith(t, map[string]string{
+		".github/workflows/ci.yml": `
+on: push
+jobs:
+  t:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          path: src/deep/copy
+      - run: cat src/deep/copy/marker.txt && test ! -e src/deep/copy/src
+`,
+		"marker.txt": "checked-out-here\n",
+	})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "checked-out-here") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src")); err == nil {
+		t.Errorf("the copy was written into the repository itself")
+	}
+}
