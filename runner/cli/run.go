@@ -129,7 +129,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		return listWorkflows(stdio, wfs, opts)
 	}
 	if !f.dryRun {
-		if err := checkActions(parent, wfs, opts); err != nil {
+		if err := checkActions(parent, triggered(wfs, opts), opts); err != nil {
 			return withCode(ExitUsage, err)
 		}
 	}
@@ -358,4 +358,20 @@ func changedFiles(ctx context.Context, repo string, payload map[string]any) []st
 		return nil
 	}
 	return files
+}
+
+// triggered keeps the workflows this run's event triggers: actions of a
+// workflow that will not run need not be in the cache.
+func triggered(wfs []*workflow.Workflow, opts scheduler.Options) []*workflow.Workflow {
+	var out []*workflow.Workflow
+	for _, wf := range wfs {
+		p, err := plan.Build(wf, plan.Options{
+			Event: trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles},
+			Jobs:  opts.Jobs,
+		})
+		if err != nil || p.Triggered {
+			out = append(out, wf) // an error is reported by the run itself
+		}
+	}
+	return out
 }
