@@ -72,7 +72,7 @@ func newRoot(stdio IO) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newRunCmd(stdio), newValidateCmd(stdio), newExprCmd(stdio), newVersionCmd(stdio))
-	root.AddCommand(newActionsCmd(stdio))
+	root.AddCommand(newActionsCmd(stdio), newCleanCmd(stdio))
 	return root
 }
 
