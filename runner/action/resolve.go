@@ -51,7 +51,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 			return "", fmt.Errorf("local action %s: %w; local actions must live in the repository", ref.Local, err)
 		}
 		if !hasMetadata(dir) {
-			return "", fmt.Errorf("local action %s: no action.yml in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
+			return "", fmt.Errorf("local action %s: no action.yml (or Dockerfile) in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
 		}
 		return dir, nil
 	}
@@ -133,7 +133,7 @@ func cachePath(cache string, ref Ref) (string, error) {
 }
 
 func hasMetadata(dir string) bool {
-	for _, n := range []string{"action.yml", "action.yaml"} {
+	for _, n := range []string{"action.yml", "action.yaml", "Dockerfile", "dockerfile"} {
 		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
 			return true
 		}

@@ -72,7 +72,10 @@ func newRoot(stdio IO) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newRunCmd(stdio), newValidateCmd(stdio), newExprCmd(stdio), newVersionCmd(stdio))
-	root.AddCommand(newActionsCmd(stdio), newCleanCmd(stdio))
+	root.AddCommand(newActionsCmd(stdio))
+	root.AddCommand(newToolsCmd(stdio))
+	root.AddCommand(newRunnerCmd(stdio))
+	root.AddCommand(newCleanCmd(stdio))
 	return root
 }
 
