@@ -134,8 +134,16 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		}
 	}
 
+	var sess *session // a dry run makes nothing to record
+	if !f.dryRun {
+		if sess, err = startSession(parent, stdio, &opts, f.workRoot, f.keep); err != nil {
+			return withCode(ExitUsage, err)
+		}
+		defer sess.end()
+	}
+
 	// First Ctrl-C cancels: running steps are killed, always() steps still run.
-	// A second one exits at once.
+	// A second one exits at once, saying what it leaves.
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -150,6 +158,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 				cancel()
 				continue
 			}
+			sess.abandon(stdio)
 			os.Exit(130)
 		}
 	}()
@@ -158,6 +167,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	var all []*scheduler.JobResult
 	ran, failed := 0, false
 	for _, wf := range wfs {
+		opts.RunID = sess.nextRunID()
 		res, err := scheduler.Run(ctx, wf, opts)
 		if err != nil {
 			return withCode(ExitUsage, err)
