@@ -44,6 +44,7 @@ type runFlags struct {
 	workRoot     string
 	actor        string
 	network      string
+	services     serviceFlags
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -91,6 +92,7 @@ validation errors.`,
 	fl.StringVar(&f.workRoot, "workdir", "", "where run directories are made (default: the system temp dir)")
 	fl.StringVar(&f.actor, "actor", "", "github.actor (default: from the payload or git)")
 	fl.StringVar(&f.network, "network", "", "Docker network for job containers and docker actions of jobs without services, e.g. host to reach this machine's loopback (default: Docker's bridge)")
+	addServiceFlags(fl, &f.services)
 	return cmd
 }
 
@@ -130,6 +132,13 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		if err := checkActions(parent, wfs, opts); err != nil {
 			return withCode(ExitUsage, err)
 		}
+	}
+	var svc *runServices
+	if !f.dryRun {
+		if svc, err = startServices(parent, &f.services, repo, event, &opts); err != nil {
+			return withCode(ExitFailure, err)
+		}
+		defer svc.Close()
 	}
 
 	// First Ctrl-C cancels: running steps are killed, always() steps still run.
@@ -184,6 +193,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		return nil
 	}
 	printTable(stdio, all, time.Since(start))
+	svc.PrintArtifacts(stdio)
 	if failed || ctx.Err() != nil {
 		return withCode(ExitFailure, nil)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/gantry-ci/gantry/runner/services"
-	"github.com/gantry-ci/gantry/runner/services/internal/npmtest"
+	"github.com/gantry-ci/gantry/runner/internal/npmtest"
 )
 
 type fixture struct {
