@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,7 +17,7 @@ import (
 // and downloads them in the next.
 func servicesRepo(t *testing.T) string {
 	t.Helper()
-	nm := npmtest.Install(t)
+	bundle := npmtest.Bundle(t, filepath.Join("testdata", "services", "action", "index.js"))
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", "services", name))
 		if err != nil {
@@ -29,13 +28,19 @@ func servicesRepo(t *testing.T) string {
 	dir := repoWith(t, map[string]string{
 		".github/workflows/ci.yml":       read("ci.yml"),
 		".github/actions/svc/action.yml": read("action/action.yml"),
-		".github/actions/svc/index.js":   read("action/index.js"),
+		".github/actions/svc/index.js":   readText(t, bundle),
 		"probe.sh":                       read("probe.sh"),
 	})
-	if out, err := exec.Command("cp", "-a", nm, filepath.Join(dir, ".github/actions/svc/node_modules")).CombinedOutput(); err != nil {
-		t.Fatalf("copy node_modules: %v %s", err, out)
-	}
 	return dir
+}
+
+func readText(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func needDocker(t *testing.T) {

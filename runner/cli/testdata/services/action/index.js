@@ -1,5 +1,5 @@
-// A small node action over the real npm clients (node_modules is put next
-// to it by the test).
+// A small node action over the real npm clients; the test bundles it with
+// them (esbuild), as published actions ship their dist/index.js.
 // The Azure SDK wants Web Crypto as a global, which node 20 has and the
 // node 18 of the local stand-in image lacks.
 if (!globalThis.crypto) globalThis.crypto = require('crypto').webcrypto;
