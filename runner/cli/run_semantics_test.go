@@ -140,3 +140,21 @@ jobs:
 		}
 	}
 }
+
+// Job env sees the job's own github.workspace, the folder GITHUB_WORKSPACE names.
+func TestJobEnvSeesJobWorkspace(t *testing.T) {
+	dir := repoWith(t, map[string]string{".github/workflows/ci.yml": `
+on: push
+jobs:
+  t:
+    runs-on: self-hosted
+    env:
+      BUILD_DIR: ${{ github.workspace }}/build
+    steps:
+      - run: '[ "$BUILD_DIR" = "$GITHUB_WORKSPACE/build" ] && echo same-workspace'
+`})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "same-workspace") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -60,6 +60,7 @@ type jobRun struct {
 	eventPathOverride string // GITHUB_EVENT_PATH inside a job container
 	network           string // the job network, for docker actions
 	preStates         map[*workflow.Step]map[string]string
+	nodeVersions      map[string]string // node on PATH -> its version, asked once
 }
 
 func newJobRun(req *Request, deps Deps) *jobRun {
@@ -209,6 +210,17 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		}
 	})
 
+	platform, err := j.platform(env)
+	if err != nil {
+		return err
+	}
+	// github.workspace is known before anything starts, as on GitHub, so
+	// that job env (BUILD_DIR: ${{ github.workspace }}/build) sees it.
+	j.github["workspace"] = j.workspace
+	if platform != "host" {
+		j.github["workspace"] = ctrWork + "/" + j.repoName() + "/" + j.repoName()
+	}
+
 	// workflow env < job env; job env sees the workflow env.
 	j.baseEnv = map[string]string{}
 	ctxEnv := map[string]any{}
@@ -224,10 +236,6 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		}
 	}
 
-	platform, err := j.platform(env)
-	if err != nil {
-		return err
-	}
 	if err := j.startEnvironment(ctx, platform, env); err != nil {
 		return err
 	}
