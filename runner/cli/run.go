@@ -45,6 +45,7 @@ type runFlags struct {
 	actor        string
 	network      string
 	tools        toolFlags
+	services     serviceFlags
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -93,6 +94,7 @@ validation errors.`,
 	fl.StringVar(&f.actor, "actor", "", "github.actor (default: from the payload or git)")
 	addToolFlags(fl, &f.tools)
 	fl.StringVar(&f.network, "network", "", "Docker network for job containers and docker actions of jobs without services, e.g. host to reach this machine's loopback (default: Docker's bridge)")
+	addServiceFlags(fl, &f.services)
 	return cmd
 }
 
@@ -132,6 +134,13 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		if err := checkActions(parent, triggered(wfs, opts), opts); err != nil {
 			return withCode(ExitUsage, err)
 		}
+	}
+	var svc *runServices
+	if !f.dryRun {
+		if svc, err = startServices(parent, &f.services, repo, event, &opts); err != nil {
+			return withCode(ExitFailure, err)
+		}
+		defer svc.Close()
 	}
 
 	var sess *session // a dry run makes nothing to record
@@ -196,6 +205,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		return nil
 	}
 	printTable(stdio, all, time.Since(start))
+	svc.PrintArtifacts(stdio)
 	if failed || ctx.Err() != nil {
 		return withCode(ExitFailure, nil)
 	}
