@@ -92,6 +92,9 @@ func Parse(file string, data []byte) (*Metadata, error) {
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		return nil, workflow.Errors{{Pos: workflow.Pos{File: file, Line: 1, Col: 1}, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
+	if e := workflow.CheckAliases(file, &doc); e != nil {
+		return nil, workflow.Errors{e}
+	}
 	p := &mparser{file: file}
 	m := &Metadata{Path: file}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {

@@ -74,6 +74,7 @@ func newRoot(stdio IO) *cobra.Command {
 	root.AddCommand(newRunCmd(stdio), newValidateCmd(stdio), newExprCmd(stdio), newVersionCmd(stdio))
 	root.AddCommand(newActionsCmd(stdio))
 	root.AddCommand(newToolsCmd(stdio))
+	root.AddCommand(newRunnerCmd(stdio))
 	return root
 }
 
