@@ -29,6 +29,16 @@ func (e *Engine) ImageExists(ctx context.Context, ref string) bool {
 	return err == nil
 }
 
+// ImageLabel is the value of an image's label, and whether it has it.
+func (e *Engine) ImageLabel(ctx context.Context, ref, key string) (string, bool) {
+	info, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil || info.Config == nil {
+		return "", false
+	}
+	v, ok := info.Config.Labels[key]
+	return v, ok
+}
+
 // EnsureImage makes sure the image is present: locally, or pulled.
 func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string) error {
 	if e.ImageExists(ctx, ref) {
@@ -66,13 +76,28 @@ func drain(rc io.ReadCloser) error {
 	}
 }
 
-// ImportRootfs imports a root file system directory as an image. Like the
-// distributions' own images it runs a shell when given no command, so a
-// Dockerfile action built FROM it without CMD or ENTRYPOINT still starts.
-func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string) error {
+// ImportRootfs imports a root file system directory as an image. Each of
+// extra is a label (KEY=VALUE) or a Dockerfile instruction applied to the
+// image's config (ENTRYPOINT, ENV, EXPOSE, ...), as `docker import
+// --change` does. Like the distributions' own images it runs a shell when
+// given no command, so a Dockerfile action built FROM it without CMD or
+// ENTRYPOINT still starts.
+func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, extra ...string) error {
+	changes := []string{`CMD ["sh"]`}
+	for _, x := range extra {
+		if strings.Contains(x, " ") {
+			changes = append(changes, x)
+			continue
+		}
+		k, v, ok := strings.Cut(x, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is neither a label (KEY=VALUE) nor a Dockerfile instruction", x)
+		}
+		changes = append(changes, fmt.Sprintf("LABEL %q=%q", k, v))
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
-	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: []string{`CMD ["sh"]`}})
+	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
 	if err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("import %s as %s: %w", dir, ref, err)

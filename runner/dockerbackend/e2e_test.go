@@ -487,3 +487,23 @@ jobs:
 		t.Errorf("pre did not run from the staged path:\n%s", out)
 	}
 }
+
+// An action that is only a Dockerfile runs, as on GitHub.
+func TestDockerfileOnlyAction(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  d:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          mkdir -p bare
+          printf 'FROM gantry/busybox:latest\nENTRYPOINT ["sh", "-c", "echo dockerfile-only-ran in $GITHUB_WORKSPACE"]\n' > bare/Dockerfile
+      - uses: ./bare
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if !res.Success || !strings.Contains(out, "dockerfile-only-ran in /github/workspace") {
+		t.Fatalf("run failed or the action did not print:\n%s", out)
+	}
+}

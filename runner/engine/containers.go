@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
@@ -19,7 +18,7 @@ import (
 const (
 	ctrWork      = "/__w"
 	ctrTemp      = "/__w/_temp"
-	ctrToolCache = "/__t"
+	ctrToolCache = "/opt/hostedtoolcache" // where GitHub's hosted images have it
 	ctrHome      = "/github/home"
 	ctrWorkflow  = "/github/workflow"
 )
@@ -65,11 +64,11 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			{Source: j.home, Target: ctrHome},
 			{Source: workflowDir, Target: ctrWorkflow},
 		}
-		if !strings.HasPrefix(j.workspace, workRoot+string(filepath.Separator)) {
-			// A bound repository lives elsewhere: mount it where GitHub's layout has it.
-			name := j.repoName()
-			spec.Mounts = append(spec.Mounts, jobenv.Mount{Source: j.workspace, Target: ctrWork + "/" + name + "/" + name})
-		}
+		// The workspace gets its own mount where GitHub's layout has it: a
+		// bound repository lives elsewhere, and a copy-on-write workspace is
+		// a mount of its own that a bind of workRoot need not carry.
+		name := j.repoName()
+		spec.Mounts = append(spec.Mounts, jobenv.Mount{Source: j.workspace, Target: ctrWork + "/" + name + "/" + name})
 	}
 	cj, err := j.deps.Containers.StartJob(ctx, spec)
 	if err != nil {

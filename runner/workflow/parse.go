@@ -86,6 +86,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Parse parses and validates a workflow. The error is Errors.
 func Parse(path string, data []byte) (*Workflow, error) {
 	p := &parser{file: path}
+	if e := checkUTF8(path, data); e != nil {
+		return nil, Errors{e}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -106,9 +109,13 @@ func Parse(path string, data []byte) (*Workflow, error) {
 	if len(doc.Content) == 0 {
 		return nil, Errors{{Pos: Pos{File: path, Line: 1, Col: 1}, Msg: "the file is empty; a workflow needs `on:` and `jobs:`"}}
 	}
+	if e := CheckAliases(path, &doc); e != nil {
+		return nil, Errors{e}
+	}
 	root := doc.Content[0]
 	wf.Pos = p.pos(root)
 	p.workflow(root, wf)
+	p.secure(root)
 	if len(p.errs) > 0 {
 		p.errs.sort()
 		return wf, p.errs
@@ -724,6 +731,7 @@ var compositeStepKeys = []string{"id", "if", "name", "uses", "run", "shell", "wi
 func ParseSteps(file string, n *yaml.Node, composite bool) ([]*Step, Errors) {
 	p := &parser{file: file}
 	steps := p.steps(n, composite)
+	p.secureSteps(n)
 	p.errs.sort()
 	return steps, p.errs
 }

@@ -1,0 +1,3 @@
+module github.com/gantry-ci/gantry/examples/shop
+
+go 1.24
