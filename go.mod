@@ -22,11 +22,14 @@ require (
 	github.com/spf13/viper v1.19.0
 	github.com/thomaspoignant/go-feature-flag v1.44.0
 	github.com/zricethezav/gitleaks/v8 v8.30.1
+	golang.org/x/image v0.44.0
 	golang.org/x/vuln v1.9.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
+	code.gitea.io/actions-proto-go v0.4.1
+	connectrpc.com/connect v1.18.1
 	dario.cat/mergo v1.0.1 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
 	github.com/BobuSumisu/aho-corasick v1.0.3 // indirect

@@ -43,9 +43,14 @@ go build -o "$tool" ./runner/cmd/gantry-images
 mirror=$(awk '/^URIs:/ && /debian\/?$/ {print $2; exit} /^deb / && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
-if ! "$tool" has gantry/debian:bookworm; then
+# Bump image_version when the images' content changes: an image without
+# this label value (an older build) is made again.
+image_version=2 # 2: the docker CLI, so jobs reach the engine through the mounted socket
+label=org.gantry-ci.image-version
+rebuilt=
+if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_version" ]; then
 	rootfs=/var/cache/gantry/rootfs-bookworm
-	if [ ! -f "$rootfs/.gantry-complete" ]; then
+	if [ "$(cat "$rootfs/.gantry-complete" 2>/dev/null)" != "$image_version" ]; then
 		log "debootstrap bookworm from $mirror (about a minute)"
 		rm -rf "$rootfs" "$rootfs.tmp"
 		mkdir -p "$(dirname "$rootfs")"
@@ -53,11 +58,15 @@ if ! "$tool" has gantry/debian:bookworm; then
 			bookworm "$rootfs.tmp" "$mirror" >/var/log/gantry-debootstrap.log 2>&1 ||
 			{ echo "setup: debootstrap failed; see /var/log/gantry-debootstrap.log" >&2; exit 1; }
 		rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb
-		touch "$rootfs.tmp/.gantry-complete"
+		# Only the CLI of bookworm's docker.io (no daemon): jobs use this
+		# machine's engine through the socket gantry mounts.
+		install -m 0755 "$(dpkg -L docker.io | grep -x /usr/bin/docker)" "$rootfs.tmp/usr/bin/docker"
+		echo "$image_version" >"$rootfs.tmp/.gantry-complete"
 		mv "$rootfs.tmp" "$rootfs"
 	fi
-	log "importing gantry/debian:bookworm"
-	"$tool" import "$rootfs" gantry/debian:bookworm
+	log "importing gantry/debian:bookworm (image version $image_version)"
+	"$tool" import "$rootfs" gantry/debian:bookworm "$label=$image_version"
+	rebuilt=1
 fi
 
 if ! "$tool" has gantry/busybox:latest; then
@@ -65,7 +74,7 @@ if ! "$tool" has gantry/busybox:latest; then
 	"$tool" busybox /bin/busybox gantry/busybox:latest
 fi
 goimage=gantry/golang:$(go env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1/')
-if ! "$tool" has "$goimage"; then
+if [ -n "$rebuilt" ] || [ "$("$tool" label "$goimage" "$label" 2>/dev/null)" != "$image_version" ]; then
 	log "building $goimage (gantry/debian:bookworm + $(go env GOROOT))"
 	"$tool" golang "$(go env GOROOT)" gantry/debian:bookworm "$goimage"
 fi
@@ -88,7 +97,7 @@ if ! "$tool" has gantry/postgres:15; then
 	fi
 	install -m 755 scripts/postgres-entrypoint.sh "$pgroot/usr/local/bin/docker-entrypoint.sh"
 	log "importing gantry/postgres:15"
-	"$tool" import "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+	"$tool" import-with "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
 		'ENV PGDATA=/var/lib/postgresql/data PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 5432'
 fi
 log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest, $goimage, gantry/postgres:15"

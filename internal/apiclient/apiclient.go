@@ -139,3 +139,13 @@ func defaultMessage(data []byte) string {
 	}
 	return msg
 }
+
+// ParseBase checks that raw is an absolute http(s) URL and returns it without
+// a trailing slash; the error names the service and an example.
+func ParseBase(name, raw, example string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s: base URL %q must be an absolute http(s) URL such as %s", name, raw, example)
+	}
+	return u, nil
+}

@@ -29,6 +29,16 @@ func (e *Engine) ImageExists(ctx context.Context, ref string) bool {
 	return err == nil
 }
 
+// ImageLabel is the value of an image's label, and whether it has it.
+func (e *Engine) ImageLabel(ctx context.Context, ref, key string) (string, bool) {
+	info, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil || info.Config == nil {
+		return "", false
+	}
+	v, ok := info.Config.Labels[key]
+	return v, ok
+}
+
 // EnsureImage makes sure the image is present: locally, or pulled.
 func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string) error {
 	if e.ImageExists(ctx, ref) {
@@ -44,7 +54,7 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string
 		err = drain(rc)
 	}
 	if err != nil {
-		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build it locally or map the runs-on label to another image with -P", ref, err)
+		return fmt.Errorf("image %s is not present locally and could not be pulled: %v; build or import it into the local engine first", ref, err)
 	}
 	return nil
 }
@@ -66,11 +76,23 @@ func drain(rc io.ReadCloser) error {
 	}
 }
 
-// ImportRootfs imports a root file system directory as an image.
-func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string) error {
+// ImportRootfs imports a root file system directory as an image. Like the
+// distributions' own images it runs a shell when given no command, so a
+// Dockerfile action built FROM it without CMD or ENTRYPOINT still starts.
+// The labels (KEY=VALUE) let a set-up see that an image is an older build
+// and make it again.
+func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, labels ...string) error {
+	changes := []string{`CMD ["sh"]`}
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("label %q: use KEY=VALUE", l)
+		}
+		changes = append(changes, fmt.Sprintf("LABEL %q=%q", k, v))
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
-	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{})
+	rc, err := e.cli.ImageImport(ctx, image.ImportSource{Source: pr, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
 	if err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("import %s as %s: %w", dir, ref, err)

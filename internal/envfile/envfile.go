@@ -96,6 +96,9 @@ func ParsePath(r io.Reader) []string {
 
 // CheckEnvName rejects what GitHub's runner refuses to set through GITHUB_ENV.
 func CheckEnvName(name string) error {
+	if err := InvalidName(name); err != nil {
+		return err
+	}
 	if strings.EqualFold(name, "NODE_OPTIONS") {
 		return fmt.Errorf("%s cannot be set through GITHUB_ENV (GitHub blocks it)", name)
 	}

@@ -1,9 +1,8 @@
 // Package mask hides secrets in output, as the runner does: every occurrence
-// of a registered value becomes ***.
+// of a registered value, or of one of its encoded forms, becomes ***.
 package mask
 
 import (
-	"encoding/json"
 	"io"
 	"sort"
 	"strings"
@@ -14,39 +13,41 @@ import (
 type Masker struct {
 	mu       sync.RWMutex
 	secrets  map[string]bool
+	list     []string // secrets, longest first
 	replacer *strings.Replacer
 	first    [256]bool // first bytes of secrets, for a quick no-match path
+	maxLen   int
 }
 
 // New returns an empty masker.
 func New() *Masker { return &Masker{secrets: map[string]bool{}} }
 
 // Add registers a secret, its lines (a multi-line secret is masked line by
-// line too) and its JSON-escaped form.
+// line too) and the encoded forms of each (see variants).
 func (m *Masker) Add(secret string) {
 	if strings.TrimSpace(secret) == "" {
 		return
 	}
-	vals := []string{secret}
+	values := []string{secret}
 	if strings.ContainsAny(secret, "\r\n") {
 		for _, l := range strings.FieldsFunc(secret, func(r rune) bool { return r == '\n' || r == '\r' }) {
 			if strings.TrimSpace(l) != "" {
-				vals = append(vals, l)
+				values = append(values, l)
 			}
 		}
 	}
-	if b, err := json.Marshal(secret); err == nil {
-		if esc := string(b[1 : len(b)-1]); esc != secret {
-			vals = append(vals, esc)
-		}
+	var vals []string
+	for _, v := range values {
+		vals = append(vals, variants(v)...)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	changed := false
 	for _, v := range vals {
-		if !m.secrets[v] {
+		if v != "" && !m.secrets[v] {
 			m.secrets[v] = true
 			m.first[v[0]] = true
+			m.maxLen = max(m.maxLen, len(v))
 			changed = true
 		}
 	}
@@ -71,21 +72,34 @@ func (m *Masker) rebuild() {
 	for _, s := range list {
 		pairs = append(pairs, s, "***")
 	}
+	m.list = list
 	m.replacer = strings.NewReplacer(pairs...)
 }
 
-// Replace masks every secret in s.
+// MaxLen is the length of the longest registered form, so a stream cut
+// can keep back enough bytes never to split one.
+func (m *Masker) MaxLen() int {
+	if m == nil {
+		return 0
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.maxLen
+}
+
+// Replace masks every secret in s. Overlapping occurrences of different
+// secrets are masked as one span, as GitHub's masker merges them: masking
+// one first must not leave the rest of the other readable.
 func (m *Masker) Replace(s string) string {
 	if m == nil {
 		return s
 	}
 	m.mu.RLock()
-	r := m.replacer
-	first := &m.first
+	r, list := m.replacer, m.list
 	hit := false
 	if r != nil {
 		for i := 0; i < len(s); i++ {
-			if first[s[i]] {
+			if m.first[s[i]] {
 				hit = true
 				break
 			}
@@ -95,7 +109,89 @@ func (m *Masker) Replace(s string) string {
 	if !hit {
 		return s
 	}
-	return r.Replace(s)
+	// The replacer answers "is there any secret" fast; the exact spans
+	// are only computed for the rare line that has one.
+	if r.Replace(s) == s {
+		return s
+	}
+	return maskSpans(s, list)
+}
+
+// maskSpans replaces the union of every occurrence of every value by ***.
+func maskSpans(s string, values []string) string {
+	type span struct{ start, end int }
+	var spans []span
+	for _, v := range values {
+		for from := 0; from < len(s); {
+			i := strings.Index(s[from:], v)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, span{from + i, from + i + len(v)})
+			from += i + 1
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	var b strings.Builder
+	pos := 0
+	cur := spans[0]
+	flush := func() {
+		b.WriteString(s[pos:cur.start])
+		b.WriteString("***")
+		pos = cur.end
+	}
+	for _, sp := range spans[1:] {
+		if sp.start <= cur.end {
+			cur.end = max(cur.end, sp.end)
+			continue
+		}
+		flush()
+		cur = sp
+	}
+	flush()
+	b.WriteString(s[pos:])
+	return b.String()
+}
+
+// SafeCut returns the largest n <= cut such that no registered form starts
+// before n and ends after it in b: cutting b at n for a flush never sends
+// one half of a secret out on its own. The caller keeps back at least
+// MaxLen()-1 bytes, so forms that may still be completed by later writes
+// are never cut either.
+func (m *Masker) SafeCut(b []byte, cut int) int {
+	if m == nil {
+		return cut
+	}
+	m.mu.RLock()
+	list := m.list
+	m.mu.RUnlock()
+	for changed := true; changed && cut > 0; {
+		changed = false
+		for _, v := range list {
+			lo := max(0, cut-len(v)+1)
+			hi := min(len(b), cut+len(v)-1)
+			if lo >= hi {
+				continue
+			}
+			window := string(b[lo:hi])
+			for from := 0; ; {
+				i := strings.Index(window[from:], v)
+				if i < 0 {
+					break
+				}
+				start := lo + from + i
+				if start < cut && start+len(v) > cut {
+					cut, changed = start, true
+					break
+				}
+				from += i + 1
+			}
+		}
+	}
+	return cut
 }
 
 // Writer masks a stream line by line: a secret split across writes is still
@@ -109,13 +205,23 @@ type writer struct {
 	buf []byte
 }
 
+// maxHold bounds what a writer keeps of a line that never ends.
+const maxHold = 64 << 10
+
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
 	i := strings.LastIndexByte(string(w.buf), '\n')
 	if i < 0 {
-		return len(p), nil
+		if len(w.buf) <= maxHold {
+			return len(p), nil
+		}
+		// Flush all but a tail that may still grow into a secret.
+		i = w.m.SafeCut(w.buf, len(w.buf)-max(0, w.m.MaxLen()-1)) - 1
+		if i < 0 {
+			return len(p), nil
+		}
 	}
 	out := w.m.Replace(string(w.buf[:i+1]))
 	w.buf = append(w.buf[:0], w.buf[i+1:]...)

@@ -101,7 +101,7 @@ func TestMetadataErrors(t *testing.T) {
 			t.Errorf("%q: got %v, want %q", src, err, want)
 		}
 	}
-	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no action.yml or action.yaml") {
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no action.yml, action.yaml or Dockerfile") {
 		t.Errorf("missing metadata: %v", err)
 	}
 }

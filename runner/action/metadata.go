@@ -74,7 +74,14 @@ func Load(dir string) (*Metadata, error) {
 		}
 	}
 	if file == "" {
-		return nil, fmt.Errorf("no action.yml or action.yaml in %s", dir)
+		// GitHub's runner still runs an action that is only a Dockerfile
+		// (the form actions had before action.yml), with no inputs.
+		for _, name := range []string{"Dockerfile", "dockerfile"} {
+			if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+				return &Metadata{Path: filepath.Join(dir, name), Name: filepath.Base(dir), Runs: Runs{Using: "docker", Image: name}}, nil
+			}
+		}
+		return nil, fmt.Errorf("no action.yml, action.yaml or Dockerfile in %s", dir)
 	}
 	return Parse(file, data)
 }
@@ -84,6 +91,9 @@ func Parse(file string, data []byte) (*Metadata, error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		return nil, workflow.Errors{{Pos: workflow.Pos{File: file, Line: 1, Col: 1}, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	if e := workflow.CheckAliases(file, &doc); e != nil {
+		return nil, workflow.Errors{e}
 	}
 	p := &mparser{file: file}
 	m := &Metadata{Path: file}

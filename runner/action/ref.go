@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/gantry-ci/gantry/internal/safepath"
 )
 
 // Ref is a parsed uses: value.
@@ -52,8 +54,11 @@ func ParseRef(uses string) (Ref, error) {
 		return Ref{Image: img}, nil
 	case strings.HasPrefix(u, "./"):
 		clean := path.Clean(u)
-		if strings.HasPrefix(clean, "..") {
+		if clean == ".." || strings.HasPrefix(clean, "../") {
 			return Ref{}, fmt.Errorf("local action %q leaves the workspace", uses)
+		}
+		if strings.ContainsAny(clean, "\x00\\") {
+			return Ref{}, fmt.Errorf("local action %q contains a NUL or a backslash", uses)
 		}
 		return Ref{Local: "./" + clean}, nil
 	case strings.HasPrefix(u, "/") || strings.HasPrefix(u, "../"):
@@ -67,10 +72,11 @@ func ParseRef(uses string) (Ref, error) {
 	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
 		return Ref{}, fmt.Errorf("%q is not owner/repo@ref, owner/repo/path@ref, ./path or docker://image", uses)
 	}
-	for _, p := range parts {
-		if p == "" || p == "." || p == ".." {
-			return Ref{}, fmt.Errorf("%q has an empty or relative path segment", uses)
-		}
+	if err := safepath.CheckSegments("action path", repoPath); err != nil {
+		return Ref{}, fmt.Errorf("%q: %v", uses, err)
+	}
+	if err := safepath.CheckRef(version); err != nil {
+		return Ref{}, fmt.Errorf("%q: %v", uses, err)
 	}
 	return Ref{Owner: parts[0], Repo: parts[1], SubPath: strings.Join(parts[2:], "/"), Version: version}, nil
 }

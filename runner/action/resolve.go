@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/gantry-ci/gantry/internal/safepath"
 )
 
 // Resolver finds the directory of an action without the network: in the
@@ -44,8 +46,12 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	}
 	if ref.IsLocal() {
 		dir := filepath.Join(r.Workspace, filepath.FromSlash(ref.Local))
+		// A symlink in the repository may point anywhere: judge where it leads.
+		if _, err := safepath.Within(r.Workspace, dir); err != nil {
+			return "", fmt.Errorf("local action %s: %w; local actions must live in the repository", ref.Local, err)
+		}
 		if !hasMetadata(dir) {
-			return "", fmt.Errorf("local action %s: no action.yml in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
+			return "", fmt.Errorf("local action %s: no action.yml (or Dockerfile) in %s; local actions need the repository checked out first (actions/checkout)", ref.Local, dir)
 		}
 		return dir, nil
 	}
@@ -53,11 +59,14 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	if cache == "" {
 		cache = DefaultCacheDir()
 	}
-	repoDir := filepath.Join(cache, ref.Owner, ref.Repo, ref.Version)
+	repoDir, err := cachePath(cache, ref)
+	if err != nil {
+		return "", err
+	}
 	if fi, err := os.Stat(repoDir); err != nil || !fi.IsDir() {
 		if r.Mirror == "" {
-			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; put it in %s (e.g. git clone --branch %s into that folder) or pass --action-mirror",
-				ref, cache, repoDir, ref.Version)
+			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; fill it with `gantry actions fetch --mirror URL|DIR`, or by hand with `git clone https://github.com/%s/%s %s && git -C %s checkout %s` (works for tags, branches and SHAs), or pass --action-mirror",
+				ref, cache, ref.Owner, ref.Repo, repoDir, repoDir, ref.Version)
 		}
 		if err := r.clone(ctx, ref, repoDir); err != nil {
 			return "", err
@@ -66,6 +75,9 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	dir := repoDir
 	if ref.SubPath != "" {
 		dir = filepath.Join(repoDir, filepath.FromSlash(ref.SubPath))
+	}
+	if _, err := safepath.Within(cache, dir); err != nil {
+		return "", fmt.Errorf("action %s: %w; refusing to run it", ref, err)
 	}
 	if !hasMetadata(dir) {
 		return "", fmt.Errorf("action %s: no action.yml in %s", ref, dir)
@@ -80,7 +92,10 @@ func (r *Resolver) ResolveRepo(ctx context.Context, ref Ref) (string, error) {
 	if cache == "" {
 		cache = DefaultCacheDir()
 	}
-	repoDir := filepath.Join(cache, ref.Owner, ref.Repo, ref.Version)
+	repoDir, err := cachePath(cache, ref)
+	if err != nil {
+		return "", err
+	}
 	if fi, err := os.Stat(repoDir); err == nil && fi.IsDir() {
 		return repoDir, nil
 	}
@@ -93,8 +108,32 @@ func (r *Resolver) ResolveRepo(ctx context.Context, ref Ref) (string, error) {
 	return repoDir, nil
 }
 
+// cachePath is OWNER/REPO/REF under the cache, refused when the reference
+// (checked at parse time too, but a Ref can be built by hand) or a symlink
+// in the cache would lead outside it.
+func cachePath(cache string, ref Ref) (string, error) {
+	for _, c := range []struct{ what, s string }{{"owner", ref.Owner}, {"repository", ref.Repo}} {
+		if err := safepath.CheckSegments(c.what, c.s); err != nil || strings.Contains(c.s, "/") {
+			return "", fmt.Errorf("action %s: invalid %s %q", ref, c.what, c.s)
+		}
+	}
+	if err := safepath.CheckRef(ref.Version); err != nil {
+		return "", fmt.Errorf("action %s: %w", ref, err)
+	}
+	if ref.SubPath != "" {
+		if err := safepath.CheckSegments("action path", ref.SubPath); err != nil {
+			return "", fmt.Errorf("action %s: %w", ref, err)
+		}
+	}
+	dir := filepath.Join(cache, ref.Owner, ref.Repo, filepath.FromSlash(ref.Version))
+	if _, err := safepath.Within(cache, dir); err != nil {
+		return "", fmt.Errorf("action %s: %w; refusing to use it", ref, err)
+	}
+	return dir, nil
+}
+
 func hasMetadata(dir string) bool {
-	for _, n := range []string{"action.yml", "action.yaml"} {
+	for _, n := range []string{"action.yml", "action.yaml", "Dockerfile", "dockerfile"} {
 		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
 			return true
 		}

@@ -88,6 +88,10 @@ func parseDotenv(name string, data []byte) (map[string]string, error) {
 type config struct {
 	Platforms map[string]string `yaml:"platforms"`
 	BuildArgs map[string]string `yaml:"build-args"`
+	// The tool cache and the docker socket: see tools.go.
+	ToolCache    string   `yaml:"tool-cache"`
+	Toolchains   []string `yaml:"toolchains"`
+	DockerSocket string   `yaml:"docker-socket"`
 }
 
 func loadConfig(path string) (*config, error) {

@@ -73,6 +73,8 @@ func newRoot(stdio IO) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newRunCmd(stdio), newValidateCmd(stdio), newExprCmd(stdio), newVersionCmd(stdio))
 	root.AddCommand(newActionsCmd(stdio))
+	root.AddCommand(newToolsCmd(stdio))
+	root.AddCommand(newRunnerCmd(stdio))
 	return root
 }
 

@@ -44,6 +44,7 @@ type runFlags struct {
 	workRoot     string
 	actor        string
 	network      string
+	tools        toolFlags
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -90,6 +91,7 @@ validation errors.`,
 	fl.BoolVar(&f.keep, "keep-workdir", false, "keep the run's working directory for debugging")
 	fl.StringVar(&f.workRoot, "workdir", "", "where run directories are made (default: the system temp dir)")
 	fl.StringVar(&f.actor, "actor", "", "github.actor (default: from the payload or git)")
+	addToolFlags(fl, &f.tools)
 	fl.StringVar(&f.network, "network", "", "Docker network for job containers and docker actions of jobs without services, e.g. host to reach this machine's loopback (default: Docker's bridge)")
 	return cmd
 }
@@ -121,6 +123,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	opts.Jobs = f.jobs
 
 	if f.list {
 		return listWorkflows(stdio, wfs, opts)
@@ -309,6 +312,9 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 	}
 	if !f.list && !f.dryRun {
 		opts.Containers, opts.NoContainers = containerBackend(ctx)
+		if err := applyToolOptions(ctx, stdio, &f.tools, repo, &opts); err != nil {
+			return opts, err
+		}
 	}
 	return opts, nil
 }

@@ -23,7 +23,9 @@ var ServiceTimeout = 3 * time.Minute
 
 // Backend implements jobenv.ContainerBackend.
 type Backend struct {
-	e *container.Engine
+	e         *container.Engine
+	socket    string // see SetDockerSocket
+	socketSet bool
 }
 
 // New wraps a connected engine.
@@ -118,7 +120,7 @@ func (b *Backend) StartJob(ctx context.Context, spec jobenv.ContainerJobSpec) (j
 		mounts = append(mounts, container.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 		j.mounts = append(j.mounts, m)
 	}
-	mounts = append(mounts, container.Mount{Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"})
+	mounts = append(mounts, b.socketMounts()...)
 	log(spec, "Starting job container (%s)", spec.Image)
 	c, err := b.e.Start(ctx, container.Spec{
 		RunID: spec.RunID, Job: spec.Job, Name: base + "-job", Image: spec.Image, Env: spec.Env,
@@ -148,7 +150,7 @@ func (b *Backend) BuildActionImage(ctx context.Context, contextDir, dockerfile s
 
 // RunAction implements jobenv.ContainerBackend.
 func (b *Backend) RunAction(ctx context.Context, spec jobenv.DockerActionSpec) (int, error) {
-	mounts := []container.Mount{{Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"}}
+	mounts := b.socketMounts()
 	for _, m := range spec.Mounts {
 		mounts = append(mounts, container.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}

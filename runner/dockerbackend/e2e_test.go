@@ -416,3 +416,94 @@ jobs:
 		}
 	}
 }
+
+// job.container belongs to a job's own container: the image behind runs-on
+// stands in for GitHub's VM and is not one.
+func TestJobContainerContextOnlyForContainerJobs(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  vm:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "vm=[${{ job.container.id }}] json=${{ toJSON(job.container) }}"
+  boxed:
+    runs-on: ubuntu-latest
+    container: gantry/busybox:latest
+    steps:
+      - run: echo "boxed=[${{ job.container.id != '' }}]"
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	for _, want := range []string{"vm=[] json=null", "boxed=[true]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Remote actions from the action cache run inside a job container from the
+// path the container sees, for their pre and main scripts and when a
+// composite action uses them.
+func TestRemoteNodeActionInContainerJob(t *testing.T) {
+	e := connect(t)
+	cache := t.TempDir()
+	files := map[string]string{
+		"acme/nodey/v1/action.yml": "name: nodey\nruns:\n  using: node20\n  pre: pre.js\n  main: main.js\n",
+		"acme/nodey/v1/pre.js":     "console.log('pre from ' + __dirname)\n",
+		"acme/nodey/v1/main.js":    "console.log('main from ' + __dirname)\n",
+		"acme/comp/v1/action.yml":  "name: comp\nruns:\n  using: composite\n  steps:\n    - uses: acme/nodey@v1\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(cache, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wf := `
+on: push
+jobs:
+  c:
+    runs-on: ubuntu-latest
+    container: gantry/debian:bookworm
+    steps:
+      - uses: acme/nodey@v1
+      - uses: acme/comp@v1
+`
+	res, out := runOnEngineWith(t, context.Background(), e, wf, nil, nil, func(o *scheduler.Options) { o.ActionCache = cache })
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	if n := strings.Count(out, "main from /__w/_actions/acme/nodey/v1"); n != 2 {
+		t.Errorf("main ran %d times from the staged path, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "pre from /__w/_actions/acme/nodey/v1") {
+		t.Errorf("pre did not run from the staged path:\n%s", out)
+	}
+}
+
+// An action that is only a Dockerfile runs, as on GitHub.
+func TestDockerfileOnlyAction(t *testing.T) {
+	e := connect(t)
+	wf := `
+on: push
+jobs:
+  d:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          mkdir -p bare
+          printf 'FROM gantry/busybox:latest\nENTRYPOINT ["sh", "-c", "echo dockerfile-only-ran in $GITHUB_WORKSPACE"]\n' > bare/Dockerfile
+      - uses: ./bare
+`
+	res, out := runOnEngine(t, context.Background(), e, wf, nil, nil)
+	if !res.Success || !strings.Contains(out, "dockerfile-only-ran in /github/workspace") {
+		t.Fatalf("run failed or the action did not print:\n%s", out)
+	}
+}

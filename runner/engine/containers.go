@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
@@ -19,7 +18,7 @@ import (
 const (
 	ctrWork      = "/__w"
 	ctrTemp      = "/__w/_temp"
-	ctrToolCache = "/__t"
+	ctrToolCache = "/opt/hostedtoolcache" // where GitHub's hosted images have it
 	ctrHome      = "/github/home"
 	ctrWorkflow  = "/github/workflow"
 )
@@ -65,21 +64,30 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			{Source: j.home, Target: ctrHome},
 			{Source: workflowDir, Target: ctrWorkflow},
 		}
-		if !strings.HasPrefix(j.workspace, workRoot+string(filepath.Separator)) {
-			// A bound repository lives elsewhere: mount it where GitHub's layout has it.
-			name := j.repoName()
-			spec.Mounts = append(spec.Mounts, jobenv.Mount{Source: j.workspace, Target: ctrWork + "/" + name + "/" + name})
-		}
+		// The workspace gets its own mount where GitHub's layout has it: a
+		// bound repository lives elsewhere, and a copy-on-write workspace is
+		// a mount of its own that a bind of workRoot need not carry.
+		name := j.repoName()
+		spec.Mounts = append(spec.Mounts, jobenv.Mount{Source: j.workspace, Target: ctrWork + "/" + name + "/" + name})
 	}
 	cj, err := j.deps.Containers.StartJob(ctx, spec)
 	if err != nil {
+		if j.job.Container == nil && spec.Image == platform && strings.Contains(err.Error(), platform) {
+			// The image came from gantry's runs-on mapping, which -P changes.
+			return fmt.Errorf("job %s: %w; or map the runs-on label to another image or to the host with -P LABEL=IMAGE|host", j.id, err)
+		}
 		return fmt.Errorf("job %s: %w", j.id, err)
 	}
 	j.env = cj
 	j.mu.Lock()
-	if spec.Image != "" {
-		// job.container is set only for a job container, not for a host job with services.
+	// job.container is the job's own container: an image gantry picked for a
+	// runs-on label stands in for GitHub's VM, so it is not one. With
+	// services only, GitHub's runner still gives the network.
+	switch {
+	case j.job.Container != nil:
 		j.jobCtx["container"] = cj.Context()
+	case len(spec.Services) > 0:
+		j.jobCtx["container"] = map[string]any{"network": cj.Context()["network"]}
 	}
 	j.jobCtx["services"] = cj.Services()
 	j.mu.Unlock()

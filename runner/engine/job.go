@@ -60,6 +60,7 @@ type jobRun struct {
 	eventPathOverride string // GITHUB_EVENT_PATH inside a job container
 	network           string // the job network, for docker actions
 	preStates         map[*workflow.Step]map[string]string
+	nodeVersions      map[string]string // node on PATH -> its version, asked once
 }
 
 func newJobRun(req *Request, deps Deps) *jobRun {
@@ -105,10 +106,23 @@ func (j *jobRun) execute(parent context.Context) (report.Result, map[string]stri
 
 	defer j.teardown()
 	if err := j.setup(ctx, env); err != nil {
-		j.rep.errorf("%v", err)
 		if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errJobTimeout) {
+			// Set-up failed because the job was cancelled (fail-fast, Ctrl-C):
+			// the error it caused is not the reason.
+			reason := "the job was cancelled during set-up"
+			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+				reason += ": " + cause.Error()
+			}
+			j.rep.infof("%s", reason)
 			return report.Cancelled, nil
 		}
+		if j.deps.SkipNoPlatform && errors.Is(err, ErrNoPlatform) {
+			// As act does: a windows-latest or macos-latest job is not this
+			// machine's to run; say how to run it anyway.
+			j.rep.warnf("skipped: %v", err)
+			return report.Skipped, nil
+		}
+		j.rep.errorf("%v", err)
 		return j.finish(report.Failure, continueOnError), nil
 	}
 
@@ -196,6 +210,17 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		}
 	})
 
+	platform, err := j.platform(env)
+	if err != nil {
+		return err
+	}
+	// github.workspace is known before anything starts, as on GitHub, so
+	// that job env (BUILD_DIR: ${{ github.workspace }}/build) sees it.
+	j.github["workspace"] = j.workspace
+	if platform != "host" {
+		j.github["workspace"] = ctrWork + "/" + j.repoName() + "/" + j.repoName()
+	}
+
 	// workflow env < job env; job env sees the workflow env.
 	j.baseEnv = map[string]string{}
 	ctxEnv := map[string]any{}
@@ -211,10 +236,6 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		}
 	}
 
-	platform, err := j.platform(env)
-	if err != nil {
-		return err
-	}
 	if err := j.startEnvironment(ctx, platform, env); err != nil {
 		return err
 	}
@@ -282,8 +303,11 @@ func Platform(labels []string, mapping map[string]string, where string) (string,
 			return img, nil
 		}
 	}
-	return "", fmt.Errorf("%s: no platform for runs-on %v; map a label with -P %s=host (run on this machine) or -P %s=IMAGE", where, labels, labels[0], labels[0])
+	return "", fmt.Errorf("%s: %w for runs-on %v; map a label with -P %s=host (run on this machine) or -P %s=IMAGE", where, ErrNoPlatform, labels, labels[0], labels[0])
 }
+
+// ErrNoPlatform is returned when no runs-on label maps to the host or an image.
+var ErrNoPlatform = errors.New("no platform")
 
 // DefaultImage is the local image GitHub's hosted Ubuntu labels map to.
 const DefaultImage = "gantry/debian:bookworm"

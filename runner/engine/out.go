@@ -81,12 +81,16 @@ func (o *jobOut) errorf(format string, args ...any) {
 	o.Line(report.Error, "Error: "+fmt.Sprintf(format, args...))
 }
 
+// maxLine is how much of a line without a newline is held before a flush.
+const maxLine = 64 << 10
+
 // lineWriter turns a byte stream into calls of fn per line; Close flushes a
 // final unterminated line.
 type lineWriter struct {
 	mu  sync.Mutex
 	buf []byte
 	fn  func(string)
+	m   *mask.Masker // secrets never to cut in half at a flush
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -103,10 +107,13 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.fn(string(line))
 		w.buf = w.buf[i+1:]
 	}
-	// Bound memory for output that never ends a line.
-	if len(w.buf) > 64<<10 {
-		w.fn(string(w.buf))
-		w.buf = w.buf[:0]
+	// Bound memory for output that never ends a line, keeping back a tail
+	// that may be the start of a secret, and never cutting one in two.
+	if len(w.buf) > maxLine {
+		if cut := w.m.SafeCut(w.buf, len(w.buf)-max(0, w.m.MaxLen()-1)); cut > 0 {
+			w.fn(string(w.buf[:cut]))
+			w.buf = append(w.buf[:0], w.buf[cut:]...)
+		}
 	}
 	return len(p), nil
 }

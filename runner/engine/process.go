@@ -80,7 +80,7 @@ func (j *jobRun) runWith(ctx context.Context, st *stepState, pathFn func(string)
 
 	proc := wfcmd.NewProcessor(func(ev wfcmd.Event) { j.handleEvent(ev, st) })
 	proc.AllowUnsecure = env["ACTIONS_ALLOW_UNSECURE_COMMANDS"] == "true"
-	lw := &lineWriter{fn: proc.Line}
+	lw := &lineWriter{fn: proc.Line, m: j.deps.Masker}
 	exit, runErr := exec(ctx, env, lw)
 	_ = lw.Close()
 
@@ -123,6 +123,10 @@ func (j *jobRun) handleEvent(ev wfcmd.Event, st *stepState) {
 		}
 		st.state[ev.Name] = ev.Value
 	case wfcmd.EventSetEnv:
+		if err := checkSetEnv(ev.Name, ev.Value); err != nil {
+			j.rep.warnf("::set-env: %v", err)
+			return
+		}
 		j.setEnv(ev.Name, ev.Value)
 	case wfcmd.EventAddPath:
 		j.addPath(ev.Value)
@@ -173,6 +177,9 @@ func (j *jobRun) applyFileCommands(fc *fileCommands, st *stepState) error {
 	if err != nil {
 		return fmt.Errorf("GITHUB_ENV: %w", err)
 	}
+	if err := refuseUnsettable("GITHUB_ENV", kvs); err != nil {
+		return err
+	}
 	for _, kv := range kvs {
 		if err := envfile.CheckEnvName(kv.Key); err != nil {
 			j.rep.warnf("GITHUB_ENV: %v", err)
@@ -188,6 +195,9 @@ func (j *jobRun) applyFileCommands(fc *fileCommands, st *stepState) error {
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("GITHUB_STATE: %w", err)
+	}
+	if err := refuseUnsettable("GITHUB_STATE", kvs); err != nil {
+		return err
 	}
 	for _, kv := range kvs {
 		if st.state == nil {

@@ -56,6 +56,9 @@ type Deps struct {
 	Platforms map[string]string // runs-on label -> "host" or an image
 	BuildArgs map[string]string // for Dockerfile actions
 	Network   string            // Docker network of jobs without services
+	// SkipNoPlatform skips (instead of failing) a job whose runs-on labels
+	// map to nothing here, as `gantry run` does for windows-latest.
+	SkipNoPlatform bool
 }
 
 // Result is how a job ended.

@@ -122,9 +122,18 @@ func (j *jobRun) lifecycle(ctx context.Context, p phase) (outcome, conclusion re
 		} else if ctx.Err() != nil {
 			outcome = report.Cancelled
 		}
-		reason = runErr.Error()
-		j.rep.errorf("%v", runErr)
-		j.rep.Annotate(report.Annotation{Level: "error", Message: fmt.Sprintf("%s (job %s, step %s)", runErr, j.name, p.step.Name), Step: p.step.Name})
+		if outcome == report.Cancelled {
+			// A cancellation is not the step's error: say why, raise nothing.
+			reason = "the operation was cancelled"
+			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+				reason += ": " + cause.Error()
+			}
+			j.rep.infof("%s", reason)
+		} else {
+			reason = runErr.Error()
+			j.rep.errorf("%v", runErr)
+			j.rep.Annotate(report.Annotation{Level: "error", Message: fmt.Sprintf("%s (job %s, step %s)", runErr, j.name, p.step.Name), Step: p.step.Name})
+		}
 	}
 	conclusion = outcome
 	if outcome == report.Failure && p.continueOnError {

@@ -67,13 +67,3 @@ func (j *jobRun) nodeScript(ctx context.Context, sc *scope, st *stepState, la *l
 	argv := []string{node, j.path(filepath.Join(la.dir, script))}
 	return j.runProcess(ctx, st, argv, j.path(j.workspace), procEnv)
 }
-
-// nodeFor finds the node that runs an action declaring using (node20,
-// node24): the job's node on PATH.
-func (j *jobRun) nodeFor(ctx context.Context, using, pathEnv string) (string, error) {
-	node, err := j.env.LookPath(ctx, "node", pathEnv)
-	if err != nil {
-		return "", fmt.Errorf("%s actions need node, and none is on PATH: install Node.js or use a job image that has it", using)
-	}
-	return node, nil
-}

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
@@ -10,6 +12,7 @@ import (
 	"github.com/gantry-ci/gantry/runner/evaluate"
 	"github.com/gantry-ci/gantry/runner/report"
 	"github.com/gantry-ci/gantry/runner/workflow"
+	"github.com/gantry-ci/gantry/runner/workspace"
 )
 
 // loadedAction is an action resolved and loaded at job start.
@@ -75,6 +78,9 @@ func (j *jobRun) loadAction(ctx context.Context, s *workflow.Step, with map[stri
 	} else {
 		dir, err := j.deps.Actions.Resolve(ctx, ref, j.workspace)
 		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Pos, err)
+		}
+		if dir, err = j.stageAction(ref, dir); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Pos, err)
 		}
 		la.dir = dir
@@ -174,4 +180,38 @@ func (j *jobRun) postEnv(sc *scope, inputs map[string]string) func(ctx context.C
 		env.Contexts["inputs"] = evaluate.StringMap(inputs)
 		return env
 	}
+}
+
+// stageAction makes a remote action visible inside a job container. The
+// action cache is not mounted there, so the action is copied under the
+// job's work folder, as GitHub's runner keeps actions in _work/_actions;
+// every script, pre and post included, then runs from one path the
+// container sees.
+func (j *jobRun) stageAction(ref action.Ref, dir string) (string, error) {
+	if !j.inside || ref.IsLocal() || j.path(dir) != dir {
+		return dir, nil
+	}
+	segment := func(s string) string {
+		if s = safeName(s); s == "" || s == "." || s == ".." {
+			return "_"
+		}
+		return s
+	}
+	parts := []string{j.base, "work", "_actions", segment(ref.Owner), segment(ref.Repo), segment(ref.Version)}
+	if ref.SubPath != "" {
+		for _, p := range strings.Split(ref.SubPath, "/") {
+			parts = append(parts, segment(p))
+		}
+	}
+	staged := filepath.Join(parts...)
+	if _, err := os.Stat(filepath.Join(staged, ".gantry-staged")); err == nil {
+		return staged, nil
+	}
+	if err := workspace.CopyTree(dir, staged); err != nil {
+		return "", fmt.Errorf("stage action %s/%s@%s for the job container: %w", ref.Owner, ref.Repo, ref.Version, err)
+	}
+	if err := os.WriteFile(filepath.Join(staged, ".gantry-staged"), nil, 0o644); err != nil {
+		return "", err
+	}
+	return staged, nil
 }

@@ -7,6 +7,7 @@ package forge
 
 import (
 	"context"
+	"time"
 
 	"github.com/gantry-ci/gantry/runner/report"
 )
@@ -37,6 +38,9 @@ type Job struct {
 	// to "host" or a docker image (from the runner's registration).
 	Labels []string
 	RunsOn map[string]string
+	// Queued is when the server queued the job, when the protocol knows it
+	// (for the queue-wait histogram); zero otherwise.
+	Queued time.Time
 }
 
 // Need is the result and outputs of a job this one needs.

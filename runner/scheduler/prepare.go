@@ -21,37 +21,8 @@ func (r *run) prepare(ctx context.Context) error {
 		payload = trigger.DefaultPayload(ctx, r.opts.EventName, r.opts.RepoDir)
 	}
 	r.opts.Payload = payload
-	if r.wf.On != nil {
-		event := r.opts.EventName
-		if r.opts.called {
-			event = "workflow_call"
-		}
-		given := r.opts.Inputs
-		if event == "workflow_dispatch" {
-			given = dispatchInputs(payload, given)
-		}
-		in, err := r.wf.On.Inputs(event, given)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.wf.Path, err)
-		}
-		r.inputs = in
-	}
-	if r.inputs == nil {
-		r.inputs = map[string]any{}
-	}
-	if r.opts.EventName == "workflow_dispatch" {
-		// GitHub mirrors dispatch inputs into the payload.
-		payload["inputs"] = r.inputs
-	}
 	if !r.opts.DryRun {
 		r.eventPath = filepath.Join(r.dir, "event.json")
-		data, err := json.MarshalIndent(payload, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encode event payload: %w", err)
-		}
-		if err := os.WriteFile(r.eventPath, data, 0o644); err != nil {
-			return fmt.Errorf("write event payload: %w", err)
-		}
 	}
 	r.github = trigger.GitHubContext(ctx, trigger.ContextOptions{
 		EventName:    r.opts.EventName,
@@ -66,6 +37,37 @@ func (r *run) prepare(ctx context.Context) error {
 		Workflow:     r.workflowName(),
 		WorkflowPath: r.wf.Path,
 	})
+	if r.wf.On != nil {
+		event := r.opts.EventName
+		if r.opts.called {
+			event = "workflow_call"
+		}
+		given := r.opts.Inputs
+		if event == "workflow_dispatch" {
+			given = dispatchInputs(payload, given)
+		}
+		in, err := r.wf.On.InputsEval(event, given, r.evalDefault)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.wf.Path, err)
+		}
+		r.inputs = in
+	}
+	if r.inputs == nil {
+		r.inputs = map[string]any{}
+	}
+	if r.opts.EventName == "workflow_dispatch" {
+		// GitHub mirrors dispatch inputs into the payload.
+		payload["inputs"] = r.inputs
+	}
+	if !r.opts.DryRun {
+		data, err := json.MarshalIndent(payload, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode event payload: %w", err)
+		}
+		if err := os.WriteFile(r.eventPath, data, 0o644); err != nil {
+			return fmt.Errorf("write event payload: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -129,4 +131,19 @@ func (r *run) concurrencyOf(c *workflow.Concurrency, contexts map[string]any) (s
 		}
 	}
 	return g, cancel, nil
+}
+
+// evalDefault evaluates an input default written as an expression
+// (`default: ${{ github.ref_name }}`), as GitHub does for workflow_call: the
+// github, vars and inputs-free contexts are what it may read.
+func (r *run) evalDefault(src string) (string, error) {
+	t, err := expr.ParseTemplate(src)
+	if err != nil {
+		return "", err
+	}
+	v, err := t.Eval(&expr.Env{Contexts: map[string]any{"github": r.github, "vars": evaluate.StringMap(r.opts.Vars), "inputs": map[string]any{}}})
+	if err != nil {
+		return "", err
+	}
+	return expr.ToString(v), nil
 }

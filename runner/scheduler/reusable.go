@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
+	"github.com/gantry-ci/gantry/internal/safepath"
 	"github.com/gantry-ci/gantry/runner/action"
 	"github.com/gantry-ci/gantry/runner/evaluate"
 	"github.com/gantry-ci/gantry/runner/report"
@@ -107,7 +108,7 @@ func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]a
 // owner/repo/path@ref from the action cache or mirror.
 func (r *run) reusablePath(ctx context.Context, uses string) (string, error) {
 	if strings.HasPrefix(uses, "./") {
-		return filepath.Join(r.opts.RepoDir, filepath.FromSlash(uses)), nil
+		return safepath.Within(r.opts.RepoDir, filepath.Join(r.opts.RepoDir, filepath.FromSlash(uses)))
 	}
 	repoPath, ref, ok := strings.Cut(uses, "@")
 	parts := strings.SplitN(repoPath, "/", 3)
@@ -122,7 +123,10 @@ func (r *run) reusablePath(ctx context.Context, uses string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, filepath.FromSlash(parts[2])), nil
+	if err := safepath.CheckSegments("workflow path", parts[2]); err != nil {
+		return "", fmt.Errorf("%q: %w", uses, err)
+	}
+	return safepath.Within(dir, filepath.Join(dir, filepath.FromSlash(parts[2])))
 }
 
 // exprString keeps typed values of with: (numbers, booleans) as their text.

@@ -54,7 +54,7 @@ type Options struct {
 	ActionMirror string
 	// Actions overrides ActionCache and ActionMirror.
 	Actions   action.Source
-	Workspace workspace.Provider // made from RepoDir and Bind when nil
+	Workspace workspace.Provider // made from RepoDir and Bind when nil (copy-on-write overlays, else copies)
 	ToolCache string             // RUNNER_TOOL_CACHE on the host; per job when empty
 	// Env is added to every step's environment (runtime service URLs and tokens).
 	Env       map[string]string
@@ -179,7 +179,7 @@ func newRun(wf *workflow.Workflow, opts Options) (*run, error) {
 		if opts.Bind {
 			opts.Workspace = workspace.Bind{Repo: opts.RepoDir}
 		} else {
-			opts.Workspace = workspace.Copy{Repo: opts.RepoDir}
+			opts.Workspace = defaultWorkspace(opts.RepoDir)
 		}
 	}
 	r := &run{wf: wf, opts: opts, masker: opts.Masker, conc: opts.Concurrency, rep: opts.Reporter}
@@ -223,6 +223,7 @@ func (r *run) deps(rep report.Job) engine.Deps {
 		Actions: r.opts.Actions, Workspace: r.opts.Workspace,
 		WorkDir: filepath.Join(r.dir, "jobs"), ToolCache: r.opts.ToolCache,
 		Platforms: r.opts.Platforms, BuildArgs: r.opts.ActionBuildArgs, Network: r.opts.Network,
+		SkipNoPlatform: true,
 	}
 }
 

@@ -364,6 +364,14 @@ func LoadPayload(path string) (map[string]any, error) {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			line, col := lineCol(data, int(te.Offset))
+			if num, ok := strings.CutPrefix(te.Value, "number "); ok {
+				// Valid JSON, but beyond what a float64 (JavaScript's number)
+				// holds; the decoder's offset is past the enclosing value.
+				if i := strings.Index(string(data), num); i >= 0 {
+					line, col = lineCol(data, i)
+				}
+				return nil, fmt.Errorf("%s:%d:%d: invalid event payload: the number %s is out of range of a 64-bit float; write it as a string", path, line, col, num)
+			}
 			return nil, fmt.Errorf("%s:%d:%d: the event payload must be a JSON object", path, line, col)
 		}
 		return nil, fmt.Errorf("%s: invalid event payload: %w", path, err)

@@ -215,6 +215,12 @@ func (f *Filter) matchPaths(files []string) (bool, string) {
 // Inputs types the given inputs of workflow_dispatch or workflow_call and
 // applies defaults. Unknown events have no inputs.
 func (o *On) Inputs(event string, given map[string]string) (map[string]any, error) {
+	return o.InputsEval(event, given, nil)
+}
+
+// InputsEval is Inputs with eval, when not nil, evaluating defaults that
+// hold ${{ }} expressions before they are typed.
+func (o *On) InputsEval(event string, given map[string]string, eval func(string) (string, error)) (map[string]any, error) {
 	out := map[string]any{}
 	f := o.Events[event]
 	if f == nil {
@@ -232,6 +238,13 @@ func (o *On) Inputs(event string, given map[string]string) (map[string]any, erro
 				return nil, fmt.Errorf("input %q is required; pass it with --input %s=VALUE", in.Name, in.Name)
 			}
 			raw = in.Default
+			if eval != nil && strings.Contains(raw, "${{") {
+				v, err := eval(raw)
+				if err != nil {
+					return nil, fmt.Errorf("input %q: default %s: %w", in.Name, raw, err)
+				}
+				raw = v
+			}
 			if !in.HasDefault {
 				switch in.Type {
 				case "boolean":

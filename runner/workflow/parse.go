@@ -13,6 +13,8 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/trigger"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantry-ci/gantry/internal/suggest"
 )
 
 // parser collects every problem of one file.
@@ -84,6 +86,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Parse parses and validates a workflow. The error is Errors.
 func Parse(path string, data []byte) (*Workflow, error) {
 	p := &parser{file: path}
+	if e := checkUTF8(path, data); e != nil {
+		return nil, Errors{e}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -104,9 +109,13 @@ func Parse(path string, data []byte) (*Workflow, error) {
 	if len(doc.Content) == 0 {
 		return nil, Errors{{Pos: Pos{File: path, Line: 1, Col: 1}, Msg: "the file is empty; a workflow needs `on:` and `jobs:`"}}
 	}
+	if e := CheckAliases(path, &doc); e != nil {
+		return nil, Errors{e}
+	}
 	root := doc.Content[0]
 	wf.Pos = p.pos(root)
 	p.workflow(root, wf)
+	p.secure(root)
 	if len(p.errs) > 0 {
 		p.errs.sort()
 		return wf, p.errs
@@ -306,36 +315,7 @@ func contains(list []string, s string) bool {
 }
 
 // closest suggests the known key nearest to a misspelt one.
-func closest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := distance(strings.ToLower(s), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(s string, known []string) string { return suggest.Closest(s, known) }
 
 var workflowKeys = []string{"name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"}
 
@@ -751,6 +731,7 @@ var compositeStepKeys = []string{"id", "if", "name", "uses", "run", "shell", "wi
 func ParseSteps(file string, n *yaml.Node, composite bool) ([]*Step, Errors) {
 	p := &parser{file: file}
 	steps := p.steps(n, composite)
+	p.secureSteps(n)
 	p.errs.sort()
 	return steps, p.errs
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,18 +24,18 @@ type Overlay struct {
 	Fallback func(reason string)
 
 	once   sync.Once
-	broken error
+	broken atomic.Bool // overlay mounts failed once: copy from then on
 }
 
 // Prepare mounts the overlay at dir, with its layers under scratch.
 func (o *Overlay) Prepare(ctx context.Context, dir, scratch string) (string, func() error, error) {
-	if o.broken == nil {
+	if !o.broken.Load() {
 		path, release, err := o.mount(dir, scratch)
 		if err == nil {
 			return path, release, nil
 		}
 		o.once.Do(func() {
-			o.broken = err
+			o.broken.Store(true)
 			if o.Fallback != nil {
 				o.Fallback(fmt.Sprintf("copy-on-write workspaces are not available here (%v); each job gets a full copy of the repository instead", err))
 			}

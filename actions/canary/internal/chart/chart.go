@@ -1,7 +1,7 @@
 // Package chart draws a canary rollout: error rate and p95 latency of canary
 // and stable over the steps, with the traffic weight behind them. It renders
 // Mermaid for the step summary (GitHub renders it), and SVG and PNG files
-// for artifacts, all with the standard library.
+// for artifacts (the PNG's text in the Go fonts of golang.org/x/image).
 package chart
 
 import (
@@ -46,7 +46,7 @@ func SVG(points []Point, markers ...Marker) []byte {
 	return Chart{Points: points, Markers: markers}.SVG()
 }
 
-// PNG renders points as a PNG image without text.
+// PNG renders points as a PNG image with the SVG's texts.
 func PNG(points []Point, markers ...Marker) ([]byte, error) {
 	return Chart{Points: points, Markers: markers}.PNG()
 }

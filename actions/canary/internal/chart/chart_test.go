@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+
 	"fmt"
+	"golang.org/x/image/font"
 	"image"
 	"image/color"
 	"image/png"
@@ -322,4 +324,102 @@ func TestPNGEmpty(t *testing.T) {
 	if _, err := png.Decode(bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The PNG carries the SVG's texts: every text of the SVG is in the list the
+// PNG draws, and each is drawn where it belongs (ink of its colour inside
+// its measured box, none of it there in a chart drawn without texts).
+func TestPNGHasTheSVGsTexts(t *testing.T) {
+	pts, marks := rollout()
+	c := Chart{Points: pts, Markers: marks}
+	var doc struct {
+		Labels []struct {
+			Class string `xml:"class,attr"`
+			Texts []struct {
+				Class string `xml:"class,attr"`
+				Text  string `xml:",chardata"`
+			} `xml:"text"`
+		} `xml:"g"`
+	}
+	if err := xml.Unmarshal(c.SVG(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var svgTexts []string
+	for _, g := range doc.Labels {
+		for _, tx := range g.Texts {
+			svgTexts = append(svgTexts, tx.Text)
+		}
+	}
+	items := c.svgView().texts()
+	var drawn []string
+	for _, it := range items {
+		drawn = append(drawn, it.Text)
+	}
+	if strings.Join(svgTexts, "|") != strings.Join(drawn, "|") {
+		t.Fatalf("SVG texts %q\nPNG texts %q", svgTexts, drawn)
+	}
+	for _, want := range []string{"Canary rollout", "canary", "stable", "canary weight (right axis)", "Error rate (%)", "p95 latency (ms)",
+		"1.25%", "0%", "400ms", "100%", "50%", "s1 10%", "s4 75%", xAxisName, "rolled-back: error rate 1.2% > 1%"} {
+		if !strings.Contains("|"+strings.Join(drawn, "|")+"|", "|"+want+"|") {
+			t.Errorf("no text %q", want)
+		}
+	}
+	data, err := c.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		f, err := face(it.Bold, it.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		box, adv := font.BoundString(f, it.Text)
+		x := it.X
+		switch it.Anchor {
+		case "middle":
+			x -= float64(adv) / 128
+		case "end":
+			x -= float64(adv) / 64
+		}
+		want := hexColour(it.Colour)
+		ink := 0
+		for y := round(it.Y) + box.Min.Y.Floor(); y <= round(it.Y)+box.Max.Y.Ceil(); y++ {
+			for px := round(x) + box.Min.X.Floor(); px <= round(x)+box.Max.X.Ceil(); px++ {
+				if inkOf(img.At(px, y), want) >= 0.6 {
+					ink++
+				}
+			}
+		}
+		// Anti-aliased, but every character has some pixels mostly of its colour.
+		if ink < 2*len([]rune(it.Text)) {
+			t.Errorf("text %q (%s at %.0f,%.0f): %d pixels of %s", it.Text, it.Class, it.X, it.Y, ink, it.Colour)
+		}
+	}
+}
+
+// inkOf is how far a pixel is from white towards col (0 white, 1 col),
+// or 0 when it is another colour (a line, the weight band).
+func inkOf(c color.Color, col color.RGBA) float64 {
+	r, g, b, _ := c.RGBA()
+	px := [3]float64{float64(r >> 8), float64(g >> 8), float64(b >> 8)}
+	to := [3]float64{float64(col.R), float64(col.G), float64(col.B)}
+	var dot, norm float64
+	for i := range px {
+		dot += (px[i] - 255) * (to[i] - 255)
+		norm += (to[i] - 255) * (to[i] - 255)
+	}
+	k := dot / norm
+	var off float64
+	for i := range px {
+		d := px[i] - (255 + k*(to[i]-255))
+		off += d * d
+	}
+	if math.Sqrt(off) > 40 {
+		return 0
+	}
+	return k
 }

@@ -11,8 +11,7 @@ import (
 	"strconv"
 )
 
-// PNG draws the chart like SVG does, without text: golang.org/x/image (for
-// a font) is not a dependency of the project.
+// PNG draws the chart like SVG does, with the same texts (in the Go fonts).
 func (c Chart) PNG() ([]byte, error) {
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
@@ -49,7 +48,7 @@ func (c Chart) PNG() ([]byte, error) {
 				for _, run := range runs(c.Points, s.value) {
 					for k, i := range run {
 						x, y := round(l.x(i)), round(l.y(pi, s.value(c.Points[i])))
-						cv.rect(x-2, y-2, x+3, y+3, s.colour)
+						cv.dot(x, y, s.colour)
 						if k > 0 {
 							j := run[k-1]
 							cv.thickLine(round(l.x(j)), round(l.y(pi, s.value(c.Points[j]))), x, y, s.colour)
@@ -64,6 +63,12 @@ func (c Chart) PNG() ([]byte, error) {
 			for y := int(panelTop(0)); y < int(panelBottom(len(metrics)-1)); y += 7 {
 				cv.line(round(x), y, round(x), y+3, col) // dashed
 			}
+		}
+	}
+	// Text last, over the data, as in the SVG.
+	for _, t := range c.svgView().texts() {
+		if err := cv.text(t); err != nil {
+			return nil, err
 		}
 	}
 	var b bytes.Buffer
@@ -110,6 +115,17 @@ func (c canvas) thickLine(x0, y0, x1, y1 int, col color.RGBA) {
 // rect fills [x0,x1)×[y0,y1).
 func (c canvas) rect(x0, y0, x1, y1 int, col color.RGBA) {
 	draw.Draw(c.img, image.Rect(x0, y0, x1, y1), image.NewUniform(col), image.Point{}, draw.Src)
+}
+
+// dot is a filled circle of radius 2.5, like the SVG's.
+func (c canvas) dot(x, y int, col color.RGBA) {
+	for dy := -2; dy <= 2; dy++ {
+		for dx := -2; dx <= 2; dx++ {
+			if dx*dx+dy*dy <= 6 {
+				c.img.SetRGBA(x+dx, y+dy, col)
+			}
+		}
+	}
 }
 
 func (c canvas) frame(x0, y0, x1, y1 int, col color.RGBA) {

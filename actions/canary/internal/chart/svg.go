@@ -18,6 +18,13 @@ type svgView struct {
 	PlotLeft      float64
 	PlotRight     float64
 	Colours       map[string]string
+	Texts         []svgText
+}
+
+// svgText is a textItem as the template reads it.
+type svgText struct {
+	textItem
+	FontWeight string
 }
 
 type svgPanel struct {
@@ -64,30 +71,20 @@ var svgTemplate = template.Must(template.New("svg").Funcs(template.FuncMap{
 }).Parse(`<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" font-family="sans-serif" font-size="11">
 <title>{{esc .Title}}</title>
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="{{div .Width}}" y="26" text-anchor="middle" font-size="16" font-weight="bold">{{esc .Title}}</text>
 <g class="legend" transform="translate({{f .PlotLeft}},{{f .LegendY}})">
-<line x1="0" y1="0" x2="20" y2="0" stroke="{{.Colours.canary}}" stroke-width="2"/><text x="26" y="4">canary</text>
-<line x1="90" y1="0" x2="110" y2="0" stroke="{{.Colours.stable}}" stroke-width="2"/><text x="116" y="4">stable</text>
-<rect x="180" y="-6" width="20" height="12" fill="{{.Colours.weight}}" fill-opacity="0.25"/><text x="206" y="4">canary weight (right axis)</text>
+<line x1="0" y1="0" x2="20" y2="0" stroke="{{.Colours.canary}}" stroke-width="2"/>
+<line x1="90" y1="0" x2="110" y2="0" stroke="{{.Colours.stable}}" stroke-width="2"/>
+<rect x="180" y="-6" width="20" height="12" fill="{{.Colours.weight}}" fill-opacity="0.25"/>
 </g>
-{{- if .Empty}}
-<text x="{{div .Width}}" y="{{div .Height}}" text-anchor="middle" fill="#555555">no data</text>
-{{- end}}
 {{- range $i, $p := .Panels}}
 <g class="panel" id="panel-{{$i}}">
-<text x="{{f $.PlotLeft}}" y="{{f $p.TitleY}}" font-size="13" font-weight="bold">{{esc $p.Title}}</text>
 <polygon class="weight" points="{{$p.Weight}}" fill="{{$.Colours.weight}}" fill-opacity="0.25" stroke="none"/>
 {{- range $p.YTicks}}
 <line class="grid" x1="{{f $.PlotLeft}}" y1="{{f .Pos}}" x2="{{f $.PlotRight}}" y2="{{f .Pos}}" stroke="#e0e0e0"/>
-<text x="{{f (sub $.PlotLeft 6)}}" y="{{f (add .Pos 4)}}" text-anchor="end">{{esc .Label}}</text>
-{{- end}}
-{{- range $p.WeightTicks}}
-<text x="{{f (add $.PlotRight 6)}}" y="{{f (add .Pos 4)}}" fill="#757575">{{esc .Label}}</text>
 {{- end}}
 <rect class="frame" x="{{f $.PlotLeft}}" y="{{f $p.Top}}" width="{{f (sub $.PlotRight $.PlotLeft)}}" height="{{f (sub $p.Bottom $p.Top)}}" fill="none" stroke="#9e9e9e"/>
 {{- range $p.XLabels}}
 <line x1="{{f .Pos}}" y1="{{f $p.Bottom}}" x2="{{f .Pos}}" y2="{{f (add $p.Bottom 4)}}" stroke="#9e9e9e"/>
-<text x="{{f .Pos}}" y="{{f $p.XLabelY}}" text-anchor="middle">{{esc .Label}}</text>
 {{- end}}
 {{- range $p.Lines}}
 <polyline class="{{.Series}} {{.Metric}}" points="{{.Points}}" fill="none" stroke="{{.Colour}}" stroke-width="2" stroke-linejoin="round"/>
@@ -100,15 +97,22 @@ var svgTemplate = template.Must(template.New("svg").Funcs(template.FuncMap{
 {{- range .Markers}}
 <g class="marker">
 <line x1="{{f .X}}" y1="{{f .Top}}" x2="{{f .X}}" y2="{{f .Bottom}}" stroke="{{.Colour}}" stroke-width="1.5" stroke-dasharray="4 3"/>
-<text x="{{f (sub .X 4)}}" y="{{f .TextY}}" text-anchor="end" fill="{{.Colour}}">{{esc .Label}}</text>
 </g>
 {{- end}}
+<g class="labels">
+{{- range .Texts}}
+<text class="{{.Class}}" x="{{f .X}}" y="{{f .Y}}" text-anchor="{{.Anchor}}" font-size="{{.Size}}" font-weight="{{.FontWeight}}" fill="{{.Colour}}"{{if .Halo}} stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"{{end}}>{{esc .Text}}</text>
+{{- end}}
+</g>
 </svg>
 `))
 
 // SVG renders the chart as a self-contained SVG document.
 func (c Chart) SVG() []byte {
 	v := c.svgView()
+	for _, t := range v.texts() {
+		v.Texts = append(v.Texts, svgText{textItem: t, FontWeight: t.fontWeight()})
+	}
 	var b bytes.Buffer
 	if err := svgTemplate.Execute(&b, v); err != nil {
 		// The template and view are ours: failing here is a bug.

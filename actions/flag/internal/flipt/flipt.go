@@ -48,9 +48,9 @@ var _ flags.Provider = (*Provider)(nil)
 
 // New checks cfg and returns a provider; it makes no request.
 func New(cfg Config) (*Provider, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("flipt: base URL %q must be an absolute http(s) URL such as https://flipt.example.com", cfg.BaseURL)
+	u, err := apiclient.ParseBase("flipt", cfg.BaseURL, "https://flipt.example.com")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("flipt: an API token is required (a client token with write access)")

@@ -58,9 +58,9 @@ func New(cfg Config) (*Provider, error) {
 	if raw == "" {
 		raw = DefaultBaseURL
 	}
-	u, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("launchdarkly: base URL %q must be an absolute http(s) URL such as %s", raw, DefaultBaseURL)
+	u, err := apiclient.ParseBase("launchdarkly", raw, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("launchdarkly: an API access token with writer rights is required")

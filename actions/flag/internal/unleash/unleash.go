@@ -44,9 +44,9 @@ var _ flags.Provider = (*Provider)(nil)
 
 // New checks cfg and returns a provider; it makes no request.
 func New(cfg Config) (*Provider, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("unleash: base URL %q must be an absolute http(s) URL such as https://unleash.example.com", cfg.BaseURL)
+	u, err := apiclient.ParseBase("unleash", cfg.BaseURL, "https://unleash.example.com")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("unleash: an API token is required (an admin token or personal access token)")

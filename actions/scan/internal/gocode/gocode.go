@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,13 @@ var mu sync.Mutex
 // Scan analyses every Go package under root (each go.mod is a module).
 // GOCACHE should point at a kept cache: a cold run is many times slower.
 func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
+	// gosec reports absolute file names and loads packages from the working
+	// directory: relative roots lose every file (and every package once the
+	// scanner changes directory).
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
 	mods, err := modules(root, skip)
 	if err != nil || len(mods) == 0 {
 		return nil, err
@@ -43,6 +51,20 @@ func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 		}
 		out = append(out, fs...)
 	}
+	// gosec reports in the order its goroutines finish.
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		return a.Rule.ID < b.Rule.ID
+	})
 	return out, nil
 }
 
@@ -105,7 +127,10 @@ func scanModule(root, mod string, skip func(string) bool) ([]finding.Finding, er
 		if is.NoSec || len(is.Suppressions) > 0 {
 			continue
 		}
-		rel, _ := filepath.Rel(root, is.File)
+		rel, err := filepath.Rel(root, is.File)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // a file outside the tree (generated, cgo)
+		}
 		line, _ := strconv.Atoi(strings.SplitN(is.Line, "-", 2)[0])
 		col, _ := strconv.Atoi(is.Col)
 		sev := map[issue.Score]string{issue.High: "high", issue.Medium: "medium", issue.Low: "low"}[is.Severity]

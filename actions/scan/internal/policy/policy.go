@@ -24,7 +24,9 @@ type Config struct {
 	Excludes []string `yaml:"excludes"`
 	Baseline string   `yaml:"baseline"`
 	Scanners []string `yaml:"scanners"`
-	Enforce  bool     `yaml:"enforce"`
+	// AllowUnpinned lists actions trusted on a tag (see the workflows scanner).
+	AllowUnpinned []string `yaml:"allow-unpinned"`
+	Enforce       bool     `yaml:"enforce"`
 }
 
 // LoadConfig reads the config file; a missing file is no config.
@@ -40,7 +42,7 @@ func LoadConfig(path string) (*Config, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %w (keys: fail-on, excludes, baseline, scanners, enforce)", path, err)
+		return nil, fmt.Errorf("%s: %w (keys: fail-on, excludes, baseline, scanners, allow-unpinned, enforce)", path, err)
 	}
 	return &c, nil
 }

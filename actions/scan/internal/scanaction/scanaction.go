@@ -47,6 +47,7 @@ type config struct {
 	vulnDB        string
 	history       bool
 	since         string
+	allowUnpinned []string
 }
 
 func inputs(k *actionkit.Kit) (*config, error) {
@@ -61,6 +62,7 @@ func inputs(k *actionkit.Kit) (*config, error) {
 		vulnDB:        k.String("vuln-db", ""),
 		history:       k.Bool("history", false),
 		since:         k.String("since", ""),
+		allowUnpinned: k.List("allow-unpinned"),
 	}
 	// The Go scanners type-check packages: a kept build cache makes a warm
 	// run many times faster than a cold one.
@@ -98,6 +100,11 @@ func inputs(k *actionkit.Kit) (*config, error) {
 		c.failOn = pick(c.failOn, cfg.FailOn)
 		c.baseline = pick(c.baseline, cfg.Baseline)
 		c.excludes = append(c.excludes, cfg.Excludes...)
+		if cfg.Enforce {
+			c.allowUnpinned = cfg.AllowUnpinned // the organisation decides what is trusted
+		} else {
+			c.allowUnpinned = append(c.allowUnpinned, cfg.AllowUnpinned...)
+		}
 		if cfg.Enforce && len(cfg.Scanners) > 0 {
 			c.scanners = cfg.Scanners
 		}
@@ -121,10 +128,18 @@ func Run(k *actionkit.Kit) error {
 	if err != nil {
 		return err
 	}
+	loc, err := newLocator(k.Getenv("GITHUB_WORKSPACE"), c.root)
+	if err != nil {
+		return err
+	}
+	if loc.outside {
+		k.Logf("path %s is outside the workspace %s: locations are relative to it", loc.root, loc.workspace)
+	}
 	run := map[string]func(string, func(string) bool) ([]finding.Finding, error){}
 	for name, fn := range scanners {
 		run[name] = fn
 	}
+	run["workflows"] = (&workflows.Policy{AllowUnpinned: c.allowUnpinned}).Scan
 	run["vulns"] = func(root string, skip func(string) bool) ([]finding.Finding, error) {
 		db, err := vulndeps.Locate(c.vulnDB)
 		if errors.Is(err, vulndeps.ErrNoDB) {
@@ -147,6 +162,7 @@ func Run(k *actionkit.Kit) error {
 			if err != nil {
 				return nil, err
 			}
+			loc.rebase(past, loc.gitToRoot())
 			seen := map[string]bool{}
 			for _, f := range tree {
 				seen[f.Fingerprint] = true
@@ -165,7 +181,8 @@ func Run(k *actionkit.Kit) error {
 		var fs []finding.Finding
 		err := k.Group("scan: "+name, func() error {
 			var err error
-			fs, err = run[name](c.root, skip)
+			fs, err = run[name](loc.root, loc.skip(skip))
+			loc.rebase(fs, loc.fromRoot)
 			k.Logf("%d findings", len(fs))
 			return err
 		})
@@ -174,7 +191,7 @@ func Run(k *actionkit.Kit) error {
 		}
 		all = append(all, fs...)
 	}
-	kept, suppressed, problems := policy.Suppressed(c.root, all)
+	kept, suppressed, problems := policy.Suppressed(loc.rootOfFiles(), all)
 	for _, p := range problems {
 		k.Annotate(actionkit.Annotation{Level: "warning", Title: "suppression", Message: p})
 	}

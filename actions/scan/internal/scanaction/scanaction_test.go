@@ -44,8 +44,9 @@ var expected = []string{
 	"secret/private-key keys/id_rsa:1",
 	"secret/stripe-access-token web/stripe.js:1",
 	"workflow/pr-target-checkout .github/workflows/risky.yml:10",
-	"workflow/script-injection .github/workflows/risky.yml:14",
-	"workflow/secret-echo .github/workflows/risky.yml:17",
+	"workflow/script-injection .github/workflows/risky.yml:17",
+	"workflow/secret-echo .github/workflows/risky.yml:19",
+	"workflow/unpinned-action .github/workflows/risky.yml:10",
 	"workflow/unpinned-action .github/workflows/risky.yml:13",
 	"workflow/write-all .github/workflows/risky.yml:5",
 }
@@ -89,6 +90,10 @@ func runScan(t *testing.T, root string, inputs map[string]string) result {
 		_ = os.WriteFile(f, nil, 0o644)
 	}
 	for k, v := range inputs {
+		if name, ok := strings.CutPrefix(k, "$"); ok {
+			env[name] = v // an environment variable, e.g. $GITHUB_WORKSPACE
+			continue
+		}
 		env["INPUT_"+strings.ToUpper(k)] = v
 	}
 	var log bytes.Buffer

@@ -23,15 +23,28 @@ var (
 	RulePRTarget   = finding.Rule{ID: "workflow/pr-target-checkout", Name: "pull_request_target checks out the pull request", Severity: "critical", Help: "pull_request_target runs with secrets and a write token; checking out the pull request's head runs untrusted code with them. Use pull_request, or never build the head in this workflow."}
 	RuleWriteAll   = finding.Rule{ID: "workflow/write-all", Name: "permissions: write-all", Severity: "high", Help: "Grant only the scopes the job needs, e.g. permissions: {contents: read}."}
 	RuleNoPerms    = finding.Rule{ID: "workflow/missing-permissions", Name: "No permissions set", Severity: "medium", Help: "Set permissions: at the top of the workflow (e.g. contents: read) so the token is not the repository default."}
-	RuleUnpinned   = finding.Rule{ID: "workflow/unpinned-action", Name: "Action not pinned to a commit", Severity: "medium", Help: "Pin third-party actions to a full 40-character commit SHA (keep the tag in a comment): tags can be moved."}
+	RuleUnpinned   = finding.Rule{ID: "workflow/unpinned-action", Name: "Action not pinned to a commit", Severity: "medium", Help: "Pin actions to a full 40-character commit SHA (keep the tag in a comment): tags can be moved. GitHub-owned actions (actions/*, github/*) and images are reported at low severity; list trusted owners in the allow-unpinned input."}
 	RuleSecretEcho = finding.Rule{ID: "workflow/secret-echo", Name: "Secret printed by a script", Severity: "high", Help: "Do not echo secrets; masking is best effort (encoded or split values leak)."}
 )
 
 var sha = regexp.MustCompile(`^[0-9a-f]{40}$`)
 var secretEcho = regexp.MustCompile(`(?i)\b(echo|printf|cat|print)\b[^\n]*\$\{\{\s*secrets\.`)
 
-// Scan checks every workflow under root/.github/workflows.
+// Policy is the scanner's configuration.
+type Policy struct {
+	// AllowUnpinned lists actions that may be used by tag or branch:
+	// "owner/*" (every action of an owner), "owner/repo" (and its
+	// sub-actions and reusable workflows) or "docker://image" (every tag).
+	AllowUnpinned []string
+}
+
+// Scan checks every workflow under root/.github/workflows with the default policy.
 func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
+	return (&Policy{}).Scan(root, skip)
+}
+
+// Scan checks every workflow under root/.github/workflows.
+func (p *Policy) Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 	dir := filepath.Join(root, ".github", "workflows")
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -54,25 +67,35 @@ func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ScanFile(rel, data)...)
+		out = append(out, p.ScanFile(rel, data)...)
 	}
 	return out, nil
 }
 
+// ScanFile checks one workflow's content with the default policy.
+func ScanFile(rel string, data []byte) []finding.Finding { return (&Policy{}).ScanFile(rel, data) }
+
 // ScanFile checks one workflow's content; rel names it in findings.
-func ScanFile(rel string, data []byte) []finding.Finding {
+func (p *Policy) ScanFile(rel string, data []byte) []finding.Finding {
 	var out []finding.Finding
 	add := func(r finding.Rule, line, col int, msg, identity string) {
 		f := finding.Finding{Scanner: "workflows", Rule: r, Message: msg, File: rel, Line: line, Col: col, Identity: identity}
 		f.Finish()
 		out = append(out, f)
 	}
+	lines := bytes.Split(data, []byte("\n"))
+	doc := parseYAML(data)
+	blocks := runValues(doc)
 	linter, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{})
 	if err == nil {
 		errs, _ := linter.Lint(rel, data, nil)
 		for _, e := range errs {
 			if e.Kind == "expression" && strings.Contains(e.Message, "untrusted") {
-				add(RuleInjection, e.Line, e.Column, e.Message, e.Message)
+				line, col := e.Line, e.Column
+				if n := blocks[e.Line]; n != nil {
+					line, col = inBlock(n, lines, e.Column)
+				}
+				add(RuleInjection, line, col, e.Message, e.Message)
 			}
 		}
 	}
@@ -80,7 +103,6 @@ func ScanFile(rel string, data []byte) []finding.Finding {
 	if wf == nil {
 		return out
 	}
-	lines := bytes.Split(data, []byte("\n"))
 	prTarget := wf.On != nil && wf.On.Has("pull_request_target")
 	if p, ok := wf.Permissions.(string); ok && p == "write-all" {
 		add(RuleWriteAll, lineOf(lines, "permissions"), 1, "the workflow grants write-all", "workflow")
@@ -95,39 +117,31 @@ func ScanFile(rel string, data []byte) []finding.Finding {
 		uses := j.Steps
 		for _, s := range uses {
 			if s.Uses != "" {
-				checkUses(add, s, prTarget)
+				line, col := valuePos(s.Node, "uses", s.Pos.Line, s.Pos.Col)
+				p.checkUses(add, s, line, col, prTarget)
 			}
 			if s.Run != "" {
-				for i, l := range strings.Split(s.Run, "\n") {
-					if secretEcho.MatchString(l) {
-						add(RuleSecretEcho, s.Pos.Line+1+i, s.Pos.Col, "a run: step prints a secret: "+strings.TrimSpace(l), strings.TrimSpace(l))
+				for _, sl := range scriptLines(s.Node, lines) {
+					if loc := secretEcho.FindStringIndex(sl.text); loc != nil {
+						add(RuleSecretEcho, sl.line, sl.col+loc[0], "a run: step prints a secret: "+strings.TrimSpace(sl.text), strings.TrimSpace(sl.text))
 					}
 				}
 			}
 		}
-		if j.Uses != "" && !strings.HasPrefix(j.Uses, "./") {
-			if _, ref, ok := strings.Cut(j.Uses, "@"); ok && !sha.MatchString(ref) {
-				add(RuleUnpinned, j.Pos.Line, j.Pos.Col, "reusable workflow "+j.Uses+" is not pinned to a commit SHA", j.Uses)
+		if j.Uses != "" {
+			line, col := valuePos(jobNode(doc, j.ID), "uses", j.Pos.Line, j.Pos.Col)
+			if r, msg, ok := p.Unpinned(j.Uses); ok {
+				add(r, line, col, "reusable workflow "+msg, j.Uses)
 			}
 		}
 	}
 	return out
 }
 
-func checkUses(add func(finding.Rule, int, int, string, string), s *workflow.Step, prTarget bool) {
+func (p *Policy) checkUses(add func(finding.Rule, int, int, string, string), s *workflow.Step, line, col int, prTarget bool) {
 	u := s.Uses
-	switch {
-	case strings.HasPrefix(u, "./"):
-	case strings.HasPrefix(u, "docker://"):
-		if !strings.Contains(u, "@sha256:") {
-			r := RuleUnpinned
-			r.Severity = "low"
-			add(r, s.Pos.Line, s.Pos.Col, "image "+u+" is not pinned to a digest", u)
-		}
-	default:
-		if _, ref, ok := strings.Cut(u, "@"); ok && !sha.MatchString(ref) && !strings.HasPrefix(u, "actions/") {
-			add(RuleUnpinned, s.Pos.Line, s.Pos.Col, "action "+u+" is not pinned to a commit SHA", u)
-		}
+	if r, msg, ok := p.Unpinned(u); ok {
+		add(r, line, col, msg, u)
 	}
 	if prTarget && strings.HasPrefix(u, "actions/checkout@") {
 		ref, _ := s.With.Get("ref")

@@ -35,6 +35,9 @@ type Package struct {
 	Output   string  // package-level output, with the compiler's for build failures
 	// BuildFailed is set when the package's test binary did not compile.
 	BuildFailed bool
+	// Aborted says why the test binary stopped part-way (a panic, a
+	// timeout, an os.Exit): the tests after that point have no result.
+	Aborted string
 }
 
 // Report is a whole run.
@@ -128,7 +131,47 @@ func Parse(r io.Reader) (*Report, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
+	for _, p := range rep.Packages {
+		p.Aborted = aborted(p, rep.Tests)
+	}
 	return rep, nil
+}
+
+// aborted explains a failed package whose test binary did not run to the
+// end, or is "".
+func aborted(p *Package, tests []*Test) string {
+	if p.Status != "fail" || p.BuildFailed {
+		return ""
+	}
+	ran := 0
+	var culprit *Test
+	for _, t := range tests {
+		if t.Package != p.Name {
+			continue
+		}
+		ran++
+		if culprit == nil && t.Status == "fail" && strings.Contains(t.Output, "panic: ") {
+			culprit = t
+		}
+	}
+	after := fmt.Sprintf("the test binary stopped after %d tests; the tests it had not reached have no result", ran)
+	switch {
+	case culprit != nil:
+		pn, _ := FindPanic(culprit.Output, culprit.Package, culprit.Name)
+		if strings.HasPrefix(pn.Message, "panic: test timed out") {
+			return culprit.Name + " " + strings.TrimPrefix(pn.Message, "panic: ") + ": " + after
+		}
+		return culprit.Name + " panicked (" + strings.TrimPrefix(pn.Message, "panic: ") + "): " + after
+	case strings.Contains(p.Output, "panic: "):
+		pn, _ := FindPanic(p.Output, p.Name, "")
+		return "panic outside a test (" + strings.TrimPrefix(pn.Message, "panic: ") + "): " + after
+	}
+	for _, t := range tests {
+		if t.Package == p.Name && t.Status == "" {
+			return t.Name + " never finished (the binary exited: os.Exit or a crash): " + after
+		}
+	}
+	return ""
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
@@ -242,6 +285,11 @@ var location = regexp.MustCompile(`^\s+([^\s:]+\.go):(\d+): (.*)$`)
 func (t *Test) Failure() (file string, line int, msg string) {
 	if t.File != "" {
 		return t.File, t.Line, strings.TrimSpace(t.Output)
+	}
+	// A panic's last lines are runtime frames: report the panic and the
+	// test's own frame instead.
+	if p, ok := FindPanic(t.Output, t.Package, t.Name); ok {
+		return p.File, p.Line, p.Text()
 	}
 	lines := strings.Split(t.Output, "\n")
 	for i, l := range lines {

@@ -1,6 +1,9 @@
 package gotest
 
 import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -144,4 +147,39 @@ func FuzzParse(f *testing.F) {
 		}
 		rep.Merge(rep)
 	})
+}
+
+// Under -trimpath frames name module paths; the test's frame is still found
+// and made relative to the package's folder. (-trimpath itself would rebuild
+// the standard library, a minute here: its paths are made from the real
+// run's instead, as -trimpath makes them.)
+func TestPanicUnderTrimpath(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "panicky"))
+	cmd := exec.Command("go", "test", "-json", "./fields")
+	cmd.Dir = dir
+	out, _ := cmd.Output() // the package fails: that is the point
+	if !bytes.Contains(out, []byte(dir+"/fields/fields_test.go:14")) {
+		t.Fatalf("no frame of the test in the output:\n%s", out)
+	}
+	out = bytes.ReplaceAll(out, []byte(dir+"/"), []byte("example.com/panicky/"))
+	rep, err := Parse(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed *Test
+	for _, tt := range rep.Tests {
+		if tt.Status == "fail" {
+			failed = tt
+		}
+	}
+	if failed == nil || failed.Name != "TestMissingField" {
+		t.Fatalf("want TestMissingField failed, got %+v\n%s", failed, out)
+	}
+	file, line, msg := failed.Failure()
+	if file != "fields_test.go" || line != 14 || !strings.HasPrefix(msg, "panic: runtime error: index out of range") {
+		t.Errorf("Failure() = %s:%d %q", file, line, msg)
+	}
+	if len(rep.Packages) != 1 || !strings.HasPrefix(rep.Packages[0].Aborted, "TestMissingField panicked") {
+		t.Errorf("package not marked aborted: %+v", rep.Packages[0])
+	}
 }

@@ -542,9 +542,23 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 		if p.Coverage >= 0 {
 			cov = strconv.FormatFloat(p.Coverage, 'f', 1, 64) + "%"
 		}
-		rows = append(rows, []string{p.Name, p.Status, strconv.Itoa(pass), strconv.Itoa(fail), strconv.Itoa(skip), p.Duration.Round(time.Millisecond).String(), cov})
+		result := p.Status
+		if p.Aborted != "" {
+			result = "fail (aborted)"
+		}
+		rows = append(rows, []string{p.Name, result, strconv.Itoa(pass), strconv.Itoa(fail), strconv.Itoa(skip), p.Duration.Round(time.Millisecond).String(), cov})
 	}
 	k.Summary("\n" + actionkit.Table([]string{"package", "result", "passed", "failed", "skipped", "duration", "coverage"}, rows))
+	var ab [][]string
+	for _, p := range rep.Packages {
+		if p.Aborted != "" {
+			k.Logf("package %s aborted part-way: %s", p.Name, p.Aborted)
+			ab = append(ab, []string{p.Name, p.Aborted})
+		}
+	}
+	if len(ab) > 0 {
+		k.Summary("\n### Packages that stopped part-way\n" + actionkit.Table([]string{"package", "why"}, ab))
+	}
 	if coverage >= 0 {
 		line := fmt.Sprintf("\n**Total coverage: %.1f%%**", coverage)
 		if c.threshold > 0 {
@@ -602,6 +616,10 @@ func report(k *actionkit.Kit, c *config, rep *gotest.Report, coverage float64) e
 	for _, p := range rep.FailedPackages() {
 		probs := p.Problems()
 		if len(probs) == 0 {
+			if pn, ok := gotest.FindPanic(p.Output, p.Name, ""); ok {
+				k.Annotate(actionkit.Annotation{Level: "error", File: annotationPath(c, p.Name, pn.File), Line: pn.Line, Title: "package " + p.Name + " panicked", Message: pn.Text()})
+				continue
+			}
 			k.Annotate(actionkit.Annotation{Level: "error", Title: "package " + p.Name, Message: strings.TrimSpace(lastLines(p.Output, 10))})
 			continue
 		}
