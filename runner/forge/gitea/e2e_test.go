@@ -558,4 +558,3 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Error("healthz ok after stop")
 	}
 }
-

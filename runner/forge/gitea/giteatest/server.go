@@ -144,7 +144,7 @@ func (s *Server) AddTask(spec TaskSpec) int64 {
 		"sha": strings.Repeat("a", 40), "run_id": fmt.Sprint(s.nextID), "run_number": "1",
 		"server_url": s.URL, "api_url": s.URL + "/api/v1", "actor": "owner",
 		"workflow": "ci.yml", "token": fmt.Sprintf("gta_tasktoken%08d", s.nextID),
-		"gitea_runtime_token": fmt.Sprintf("runtime.%08d.jwt", s.nextID),
+		"gitea_runtime_token":       fmt.Sprintf("runtime.%08d.jwt", s.nextID),
 		"gitea_default_actions_url": "https://gitea.com",
 	}
 	for k, v := range spec.Context {
@@ -319,7 +319,6 @@ func drop(w http.ResponseWriter) {
 		_ = conn.Close()
 	}
 }
-
 
 type service struct {
 	runnerv1connect.UnimplementedRunnerServiceHandler
