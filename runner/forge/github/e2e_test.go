@@ -567,3 +567,27 @@ func TestOrphanReportedFailed(t *testing.T) {
 	}
 	_ = sess.Close(ctx)
 }
+
+// A session the server forgot is created again and jobs keep coming; a
+// second process with the same credentials is refused a session.
+func TestSessionExpiredAndConflict(t *testing.T) {
+	for _, broker := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pool", true: "broker"}[broker], func(t *testing.T) {
+			srv := githubtest.New(t, githubtest.Options{Broker: broker})
+			p := protocol()
+			creds := registerToken(t, srv, p, "sess-runner", false)
+			start(t, p, creds, false)
+			for srv.Sessions() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if _, err := p.Connect(context.Background(), creds, nil); err == nil || !strings.Contains(err.Error(), "another runner process") {
+				t.Errorf("a second session: %v", err)
+			}
+			srv.ExpireSessions()
+			j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo again\n"}), 30*time.Second)
+			if j.Completions[0].Conclusion != "succeeded" || srv.Sessions() != 1 {
+				t.Errorf("conclusion %q, sessions %d", j.Completions[0].Conclusion, srv.Sessions())
+			}
+		})
+	}
+}

@@ -242,10 +242,20 @@ func (r *reporter) StepStarted(s report.Step, at time.Time) {
 
 func (r *reporter) line(text string) {
 	if r.cur == nil {
-		// Lines before any step: give them a "Set up job" record.
-		r.mu.Unlock()
-		r.StepStarted(report.Step{Index: -1, ID: "__setup", Name: "Set up job", Stage: report.Setup}, time.Now())
-		r.mu.Lock()
+		// A runner line outside any step: before the first step it goes
+		// to a "Set up job" record, after one to a "Complete job" record
+		// (made once each).
+		st := report.Step{Index: -1, ID: "__setup", Name: "Set up job", Stage: report.Setup}
+		if len(r.steps) > 0 {
+			st = report.Step{Index: -1, ID: "__complete", Name: "Complete job", Stage: report.Teardown}
+		}
+		if sl := r.byKey[stepKey(st)]; sl != nil && sl.rec.State != "Completed" {
+			r.cur = sl
+		} else {
+			r.mu.Unlock()
+			r.StepStarted(st, time.Now())
+			r.mu.Lock()
+		}
 	}
 	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		l = strings.TrimSuffix(l, "\r")

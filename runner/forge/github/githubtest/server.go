@@ -595,6 +595,14 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3600})
 }
 
+// ExpireSessions forgets every session, as the service does with an
+// idle or stale one; a runner must create a new one.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	s.sessions = map[string]*sess{}
+	s.mu.Unlock()
+}
+
 // RevokeTokens makes every runner access token invalid (an expired token).
 func (s *Server) RevokeTokens() {
 	s.mu.Lock()
