@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -431,24 +430,27 @@ func TestUnparsableJobMessage(t *testing.T) {
 	}
 }
 
-// Two runners against one server take distinct jobs, none twice.
-func TestTwoRunnersDistinctJobs(t *testing.T) {
+// Four runners against one server take 100 jobs: each run exactly once,
+// and every runner takes some.
+func TestFleetDistinctJobs(t *testing.T) {
 	srv := githubtest.New(t, githubtest.Options{Broker: true})
 	p := protocol()
-	start(t, p, registerToken(t, srv, p, "r1", false), false)
-	start(t, p, registerToken(t, srv, p, "r2", false), false)
+	for i := 0; i < 4; i++ {
+		start(t, p, registerToken(t, srv, p, "fleet-"+string(rune('a'+i)), false), false)
+	}
 	var jobs []*githubtest.Job
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 100; i++ {
 		jobs = append(jobs, srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo hi\n"}))
 	}
-	var mu sync.Mutex
 	for _, j := range jobs {
-		got := srv.Wait(j, 60*time.Second)
-		mu.Lock()
-		if got.AcquireCount != 1 || len(got.Completions) != 1 {
-			t.Errorf("acquired %d, completed %d", got.AcquireCount, len(got.Completions))
+		got := srv.Wait(j, 120*time.Second)
+		if got.AcquireCount != 1 || len(got.Completions) != 1 || got.Completions[0].Conclusion != "succeeded" {
+			t.Errorf("acquired %d, completions %+v", got.AcquireCount, got.Completions)
 		}
-		mu.Unlock()
+	}
+	by := srv.JobsByRunner()
+	if len(by) != 4 {
+		t.Errorf("jobs by runner %v: want all four to take some", by)
 	}
 }
 

@@ -595,6 +595,19 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3600})
 }
 
+// JobsByRunner counts the completed jobs by the runner that acquired them.
+func (s *Server) JobsByRunner() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, j := range s.jobs {
+		if a := s.agents[j.acquiredBy]; a != nil && len(j.Completions) > 0 {
+			out[a.Name]++
+		}
+	}
+	return out
+}
+
 // ExpireSessions forgets every session, as the service does with an
 // idle or stale one; a runner must create a new one.
 func (s *Server) ExpireSessions() {
