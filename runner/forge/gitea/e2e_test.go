@@ -61,13 +61,13 @@ func (r *running) wait(t *testing.T) error {
 
 func newProto(pollErr *atomic.Int64) *gitea.Protocol {
 	p := gitea.New(forge.Options{
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		PollError: func(error) {
 			if pollErr != nil {
 				pollErr.Add(1)
 			}
 		},
-		Version:   "test",
+		Version: "test",
 	})
 	p.Timing = fast
 	return p
