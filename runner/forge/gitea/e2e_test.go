@@ -36,6 +36,7 @@ type runnerOpts struct {
 	exec     forge.Executor
 	metrics  *selfhosted.Metrics
 	name     string
+	creds    *forge.Credentials // registered already; registers anew when nil
 }
 
 type running struct {
@@ -60,9 +61,13 @@ func (r *running) wait(t *testing.T) error {
 
 func newProto(pollErr *atomic.Int64) *gitea.Protocol {
 	p := gitea.New(forge.Options{
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		PollError: func(error) { pollErr.Add(1) },
-		Version:   "test",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		PollError: func(error) {
+			if pollErr != nil {
+				pollErr.Add(1)
+			}
+		},
+		Version: "test",
 	})
 	p.Timing = fast
 	return p
@@ -90,9 +95,12 @@ func startRunner(t *testing.T, srv *giteatest.Server, o runnerOpts) *running {
 	srv.AddRegistrationToken("regtoken")
 	pollErr := &atomic.Int64{}
 	p := newProto(pollErr)
-	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL, Token: "regtoken", Name: o.name, Labels: selfhosted.Names(labels), Ephemeral: o.eph})
-	if err != nil {
-		t.Fatal(err)
+	creds := o.creds
+	if creds == nil {
+		creds, err = p.Register(context.Background(), forge.Registration{URL: srv.URL, Token: "regtoken", Name: o.name, Labels: selfhosted.Names(labels), Ephemeral: o.eph})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.exec == nil {
 		o.exec = &selfhosted.Executor{Labels: labels, WorkRoot: t.TempDir(), Containers: containers(t, o.labels)}
@@ -556,5 +564,38 @@ func TestMetricsAndHealth(t *testing.T) {
 	_ = r.wait(t)
 	if got := scrape(t, m, "/healthz"); got == "ok\n" {
 		t.Error("healthz ok after stop")
+	}
+}
+
+func TestCapacityRunsJobsAtOnce(t *testing.T) {
+	srv := giteatest.New(t)
+	startRunner(t, srv, runnerOpts{capacity: 2})
+	meet := t.TempDir()
+	// Each job waits for the other's file: both succeed only if they run together.
+	job := func(mine, theirs string) string {
+		return wf("self-hosted", fmt.Sprintf("    steps:\n      - run: touch %s/%s; for i in $(seq 200); do [ -f %s/%s ] && exit 0; sleep 0.05; done; exit 1\n", meet, mine, meet, theirs))
+	}
+	a := srv.AddTask(giteatest.TaskSpec{RunsOn: []string{"self-hosted"}, Workflow: job("a", "b")})
+	b := srv.AddTask(giteatest.TaskSpec{RunsOn: []string{"self-hosted"}, Workflow: job("b", "a")})
+	for _, id := range []int64{a, b} {
+		if task := waitDone(t, srv, id, 30*time.Second); task.Result != runnerv1.Result_RESULT_SUCCESS {
+			t.Errorf("task %d: %v", id, task.Result)
+		}
+	}
+
+	// With capacity 1 the jobs never overlap.
+	srv2 := giteatest.New(t)
+	startRunner(t, srv2, runnerOpts{capacity: 1})
+	var ids []int64
+	for range 3 {
+		ids = append(ids, srv2.AddTask(giteatest.TaskSpec{RunsOn: []string{"self-hosted"}, Workflow: wf("self-hosted", "    steps:\n      - run: sleep 0.2\n")}))
+	}
+	var prev giteatest.Task
+	for i, id := range ids {
+		task := waitDone(t, srv2, id, 30*time.Second)
+		if i > 0 && task.Offered.Before(prev.Stopped) {
+			t.Errorf("task %d was taken at %v, before task %d stopped at %v", id, task.Offered, prev.ID, prev.Stopped)
+		}
+		prev = task
 	}
 }
