@@ -1,15 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gantry-ci/gantry/runner/forge"
 	"github.com/gantry-ci/gantry/runner/forge/github/githubtest"
+	"github.com/gantry-ci/gantry/runner/selfhosted"
 )
 
 // `gantry runner register|start --once|remove` against the fake GitHub
@@ -42,9 +41,8 @@ func TestRunnerCommandsGitHub(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials: %v, mode %v", err, fi)
 	}
-	var creds forge.Credentials
-	data, _ := os.ReadFile(credsPath)
-	if err := json.Unmarshal(data, &creds); err != nil || creds.Forge != "github" || !strings.Contains(string(creds.Data), `"rsaParams"`) ||
+	_, creds, err := selfhosted.Load(dir)
+	if err != nil || creds.Forge != "github" || !strings.Contains(string(creds.Data), `"rsaParams"`) ||
 		strings.Contains(string(creds.Data), token) {
 		t.Errorf("credentials %s: %v", creds.Forge, err)
 	}
