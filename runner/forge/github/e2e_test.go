@@ -593,3 +593,17 @@ func TestSessionExpiredAndConflict(t *testing.T) {
 		})
 	}
 }
+
+// When the Actions service refuses every timeline and log call, the
+// reports are given up and the job is still completed with its steps.
+func TestReportsGivenUpJobCompleted(t *testing.T) {
+	defer github.SetFlushLimit(300 * time.Millisecond)()
+	srv := githubtest.New(t, githubtest.Options{Broker: true})
+	p := protocol()
+	start(t, p, registerToken(t, srv, p, "down-runner", false), false)
+	srv.Fail("", "/_apis/distributedtask/hubs/", http.StatusServiceUnavailable, 1<<30)
+	j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo one\n  - run: echo two\n"}), 60*time.Second)
+	if len(j.Completions) != 1 || j.Completions[0].Conclusion != "succeeded" || len(j.Completions[0].StepResults) < 2 {
+		t.Errorf("completions %+v", j.Completions)
+	}
+}
