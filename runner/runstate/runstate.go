@@ -153,12 +153,11 @@ type Docker interface {
 type Leftovers struct {
 	Docker    []string // "container abc", "network x", "volume y"
 	Processes []int
-	Mounts    []string // workspace overlays still mounted in the work folder
 	Dirs      []string
 }
 
 // Empty reports that nothing is left.
-func (l Leftovers) Empty() bool { return len(l.Docker)+len(l.Processes)+len(l.Mounts)+len(l.Dirs) == 0 }
+func (l Leftovers) Empty() bool { return len(l.Docker)+len(l.Processes)+len(l.Dirs) == 0 }
 
 func (l Leftovers) String() string {
 	var parts []string
@@ -171,9 +170,6 @@ func (l Leftovers) String() string {
 			ps[i] = strconv.Itoa(p)
 		}
 		parts = append(parts, "processes "+strings.Join(ps, " "))
-	}
-	for _, m := range l.Mounts {
-		parts = append(parts, "mount "+m)
 	}
 	for _, d := range l.Dirs {
 		parts = append(parts, "folder "+d)
@@ -200,7 +196,6 @@ func (r *Record) Find(ctx context.Context, d Docker) (Leftovers, error) {
 	}
 	if r.WorkRoot != "" {
 		if _, err := os.Stat(r.WorkRoot); err == nil {
-			l.Mounts = mountsUnder(r.WorkRoot)
 			l.Dirs = append(l.Dirs, r.WorkRoot)
 		}
 	}
@@ -228,12 +223,6 @@ func (r *Record) Clean(ctx context.Context, d Docker) (Leftovers, error) {
 		}
 	} else if len(r.RunIDs) > 0 {
 		errs = append(errs, fmt.Errorf("no Docker engine answers, so containers of runs %s may remain", strings.Join(r.RunIDs, ", ")))
-	}
-	// Deepest first; detached, so a process still inside cannot block it.
-	for i := len(l.Mounts) - 1; i >= 0; i-- {
-		if err := syscall.Unmount(l.Mounts[i], syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", l.Mounts[i], err))
-		}
 	}
 	for _, dir := range l.Dirs {
 		if err := workspace.UnmountUnder(dir); err != nil {
@@ -314,45 +303,4 @@ func hostname() string {
 func pidNS() string {
 	ns, _ := os.Readlink("/proc/self/ns/pid")
 	return ns
-}
-
-// mountsUnder lists the mount points under root, shallowest first.
-func mountsUnder(root string) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	root = filepath.Clean(root)
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMount(f[4])
-		if mp == root || strings.HasPrefix(mp, root+"/") {
-			out = append(out, mp)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return strings.Count(out[i], "/") < strings.Count(out[j], "/") })
-	return out
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
