@@ -51,7 +51,7 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 			return "", nil, err
 		}
 	}
-	opts := "lowerdir=" + escape(o.Repo) + ",upperdir=" + escape(upper) + ",workdir=" + escape(work)
+	opts := "lowerdir=" + escape(o.Repo) + ",upperdir=" + escape(upper) + ",workdir=" + escape(work) + ",volatile"
 	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
 		_ = os.RemoveAll(upper)
 		_ = os.RemoveAll(work)
