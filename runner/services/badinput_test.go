@@ -35,6 +35,7 @@ func randomFile(t *testing.T, f *fixture, rel string, n int) {
 }
 
 func TestCacheBadKeys(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{})
 	f.write("d/x", "x")
 	for _, key := range []string{"../../escape", "/etc/passwd", `C:\evil`, "a/../../b"} {
@@ -58,6 +59,7 @@ func TestCacheBadKeys(t *testing.T) {
 }
 
 func TestCacheOversizedUploadAndEviction(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{CacheMaxBytes: 6000})
 	randomFile(t, f, "big/x", 20000)
 	for _, env := range []map[string]string{nil, {"ACTIONS_CACHE_SERVICE_V2": "-"}} {
@@ -96,6 +98,7 @@ func TestCacheOversizedUploadAndEviction(t *testing.T) {
 }
 
 func TestCacheCorruptedEntryIsNotServed(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var logged []string
 	f := start(t, services.Config{Log: func(m string) { mu.Lock(); logged = append(logged, m); mu.Unlock() }})
@@ -149,6 +152,7 @@ func TestCacheCorruptedEntryIsNotServed(t *testing.T) {
 }
 
 func TestArtifactBadInput(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{ArtifactMaxBytes: 4000})
 	f.write("out/a.txt", "hello")
 	a := jsonList(filepath.Join(f.ws, "out/a.txt"))
