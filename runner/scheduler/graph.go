@@ -218,6 +218,9 @@ func (r *run) runJobNode(ctx context.Context, n *jobNode) {
 		}
 		return true
 	}}
+	env.JobStatus = func(fn string, jobs []string) bool {
+		return namedStatus(n.deps, fn, jobs, cancelled)
+	}
 	job := n.job
 	cond := job.If
 	if strings.TrimSpace(cond) == "" {
