@@ -57,6 +57,9 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			return fmt.Errorf("copy event payload: %w", err)
 		}
 		workRoot := filepath.Join(j.base, "work")
+		if err := os.MkdirAll(workRoot, 0o755); err != nil { // absent when the repository is bound (-b)
+			return err
+		}
 		spec.Mounts = []jobenv.Mount{
 			{Source: workRoot, Target: ctrWork},
 			{Source: j.temp, Target: ctrTemp},

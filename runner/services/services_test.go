@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gantry-ci/gantry/runner/internal/npmtest"
 	"github.com/gantry-ci/gantry/runner/services"
-	"github.com/gantry-ci/gantry/runner/services/internal/npmtest"
 )
 
 type fixture struct {

@@ -157,8 +157,10 @@ func add(m *yaml.Node, key string, v *yaml.Node) {
 
 func workflowYAML(m *jobRequestMessage, key string, gh map[string]any, labels []string) ([]byte, error) {
 	job := mapping()
-	if m.JobDisplayName != "" {
-		add(job, "name", stringNode(literalText(m.JobDisplayName)))
+	// The display name comes evaluated; one that still reads like an
+	// expression is left to the job record rather than re-evaluated.
+	if m.JobDisplayName != "" && !strings.Contains(m.JobDisplayName, "${{") {
+		add(job, "name", stringNode(m.JobDisplayName))
 	}
 	// The message does not say which of the runner's labels matched
 	// runs-on; the runner's own labels (in order) choose the platform.

@@ -274,7 +274,12 @@ func (r *reporter) StepFinished(s report.Step, e report.StepEnd) {
 	defer r.mu.Unlock()
 	sl := r.byKey[stepKey(s)]
 	if sl == nil {
-		return
+		// A skipped step is never started; it still gets its record.
+		prev := r.cur
+		r.mu.Unlock()
+		r.StepStarted(s, e.Ended)
+		r.mu.Lock()
+		sl, r.cur = r.byKey[stepKey(s)], prev
 	}
 	if e.Err != "" && e.Conclusion != report.Success {
 		r.cur = sl
@@ -394,6 +399,15 @@ func (r *reporter) Summary(s report.Step, markdown string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sl := r.byKey[stepKey(s)]
+	for i := len(r.steps) - 1; sl == nil && i >= 0; i-- {
+		// The engine names a summary's step by id alone.
+		if r.steps[i].rec.RefName == s.ID {
+			sl = r.steps[i]
+		}
+	}
+	if sl == nil {
+		sl = r.cur
+	}
 	if sl == nil || r.a.msg.Plan == nil || r.a.msg.Timeline == nil {
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ type Options struct {
 	// Without it, the pool's message queue hands out full
 	// PipelineAgentJobRequest messages.
 	Broker bool
+	// AdminFlow registers runners through the runner-admin API
+	// (POST {api}/actions/runners/register) as the registration answer's
+	// use_v2_flow asks; they are on the broker.
+	AdminFlow bool
 	// PollWait is how long a message poll waits for one (default 200ms).
 	PollWait time.Duration
 }
@@ -147,6 +152,9 @@ type JobSpec struct {
 
 // New starts a server; it is closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
+	if opts.AdminFlow {
+		opts.Broker = true
+	}
 	if opts.PollWait <= 0 {
 		opts.PollWait = 200 * time.Millisecond
 	}
@@ -187,6 +195,17 @@ func (s *Server) Fail(method, path string, status, n int) {
 	s.mu.Lock()
 	s.faults = append(s.faults, &fault{path: path, method: method, status: status, n: n})
 	s.mu.Unlock()
+}
+
+// PendingFaults is how many injected faults have not fired yet.
+func (s *Server) PendingFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, f := range s.faults {
+		n += f.n
+	}
+	return n
 }
 
 // Calls is how many requests reached a path containing path.
@@ -348,6 +367,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/api/v3/actions/runner-registration" && r.Method == "POST":
 		s.runnerRegistration(w, r)
+	case p == "/api/v3/actions/runners/register" && r.Method == "POST":
+		s.adminRegister(w, r)
 	case strings.HasPrefix(p, "/api/v3/repos/") && strings.HasSuffix(p, "/actions/runners/registration-token"):
 		s.registrationToken(w, r)
 	case strings.HasPrefix(p, "/api/v3/repos/") && strings.HasSuffix(p, "/actions/runners/generate-jitconfig"):
@@ -356,8 +377,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.oauthToken(w, r)
 	case p == "/tenant/_apis/connectionData":
 		s.connectionData(w)
-	case strings.HasPrefix(p, "/tenant/_apis/"):
-		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/_apis/"))
+	case strings.HasPrefix(p, "/tenant/"):
+		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/"))
 	case strings.HasPrefix(p, "/broker/"):
 		s.brokerAPI(w, r, strings.TrimPrefix(p, "/broker/"))
 	case strings.HasPrefix(p, "/run/"):
@@ -384,7 +405,52 @@ func (s *Server) runnerRegistration(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad registration body", http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"url": s.URL + "/tenant", "token_schema": "OAuthAccessToken", "token": s.tenant})
+	writeJSON(w, http.StatusOK, map[string]any{"url": s.URL + "/tenant", "token_schema": "OAuthAccessToken", "token": s.tenant, "use_v2_flow": s.opts.AdminFlow})
+}
+
+var xmlPart = regexp.MustCompile(`<(Modulus|Exponent)>([^<]+)</`)
+
+// adminRegister is the runner-admin registration: the public key as
+// RSA.ToXmlString writes it, the registration token as RemoteAuth.
+func (s *Server) adminRegister(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "RemoteAuth ")
+	s.mu.Lock()
+	valid := ok && s.regTokens[tok] && s.opts.AdminFlow
+	s.mu.Unlock()
+	if !valid {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		return
+	}
+	var body struct {
+		URL       string `json:"url"`
+		GroupID   int64  `json:"group_id"`
+		Name      string `json:"name"`
+		Ephemeral bool   `json:"ephemeral"`
+		PublicKey string `json:"public_key"`
+		Labels    []struct {
+			Name string `json:"name"`
+		} `json:"labels"`
+	}
+	if err := readJSON(r, &body); err != nil || body.Name == "" || body.GroupID == 0 || !strings.HasPrefix(body.URL, s.URL+"/") {
+		http.Error(w, "bad runner", http.StatusUnprocessableEntity)
+		return
+	}
+	parts := map[string][]byte{}
+	for _, m := range xmlPart.FindAllStringSubmatch(body.PublicKey, -1) {
+		parts[m[1]], _ = base64.StdEncoding.DecodeString(m[2])
+	}
+	if len(parts["Modulus"]) < 256 || len(parts["Exponent"]) == 0 {
+		http.Error(w, "public_key is not an RSA key in XML", http.StatusUnprocessableEntity)
+		return
+	}
+	var labels []string
+	for _, l := range body.Labels {
+		labels = append(labels, l.Name)
+	}
+	pk := &rsa.PublicKey{N: new(big.Int).SetBytes(parts["Modulus"]), E: int(new(big.Int).SetBytes(parts["Exponent"]).Int64())}
+	a := s.addAgent(body.Name, pk, body.Ephemeral, labels)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "authorization": map[string]any{
+		"authorization_url": s.URL + "/oauth/token", "server_url": s.URL + "/broker/", "client_id": a.ClientID}})
 }
 
 func (s *Server) pat(r *http.Request) bool {
@@ -594,8 +660,8 @@ func readJSON(r *http.Request, v any) error {
 // requests) and the plan APIs (events, records, feed, logs, attachments).
 func (s *Server) tenantAPI(w http.ResponseWriter, r *http.Request, p string) {
 	seg := strings.Split(strings.Trim(p, "/"), "/")
-	if len(seg) >= 2 && seg[0] == "distributedtask" && seg[1] == "pools" {
-		s.poolAPI(w, r, seg[2:])
+	if len(seg) >= 3 && seg[0] == "_apis" && seg[1] == "distributedtask" && seg[2] == "pools" {
+		s.poolAPI(w, r, seg[3:])
 		return
 	}
 	// {scope}/_apis/distributedtask/hubs/{hub}/plans/{plan}/...
@@ -1149,7 +1215,18 @@ func (s *Server) runAPI(w http.ResponseWriter, r *http.Request, p string) {
 			StepResults []map[string]any `json:"stepResults"`
 			Annotations []map[string]any `json:"annotations"`
 		}
-		if err := readJSON(r, &body); err != nil || j == nil || body.JobID != j.ID || body.PlanID != j.planID {
+		err := readJSON(r, &body)
+		if j == nil {
+			// A restarted runner completes with its own credentials.
+			if a := s.runnerAgent(r); a != nil {
+				s.mu.Lock()
+				if x := s.jobs[body.JobID]; x != nil && x.acquiredBy == a.ID {
+					j = x
+				}
+				s.mu.Unlock()
+			}
+		}
+		if err != nil || j == nil || body.JobID != j.ID || body.PlanID != j.planID {
 			writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "job not found"})
 			return
 		}
@@ -1175,7 +1252,11 @@ func (s *Server) complete(j *Job, c Completion) {
 }
 
 func (s *Server) renewLegacy(w http.ResponseWriter, r *http.Request, seg []string) {
-	if s.runnerAgent(r) == nil || r.Method != "PATCH" || len(seg) != 1 || r.URL.Query().Get("lockToken") == "" {
+	if s.runnerAgent(r) == nil {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if r.Method != "PATCH" || len(seg) != 1 || r.URL.Query().Get("lockToken") == "" {
 		http.Error(w, "bad renewal", http.StatusBadRequest)
 		return
 	}

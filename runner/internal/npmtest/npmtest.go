@@ -77,6 +77,41 @@ func Install(t testing.TB, pkgs ...string) string {
 	return nm
 }
 
+// Esbuild bundles node actions the way published actions ship (one dist
+// file), so a test repository need not carry node_modules.
+const Esbuild = "esbuild@0.24.2"
+
+// Bundle bundles the node script entry with Packages (and esbuild) into
+// one file, cached by the script's content, and returns its path.
+func Bundle(t testing.TB, entry string) string {
+	t.Helper()
+	src, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm := Install(t, append(append([]string(nil), Packages...), Esbuild)...)
+	dir := filepath.Dir(nm)
+	out := filepath.Join(dir, "bundles", fmt.Sprintf("%x.js", sha256.Sum256(src))[:16]+".js")
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	in := filepath.Join(dir, "entry-"+filepath.Base(entry))
+	if err := os.WriteFile(in, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := out + ".tmp"
+	cmd := exec.Command(filepath.Join(nm, ".bin", "esbuild"), in, "--bundle", "--platform=node", "--target=node18", "--log-level=warning", "--outfile="+tmp)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("esbuild %s: %v\n%s", entry, err, b)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func lastLines(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > 3 {
