@@ -209,6 +209,9 @@ Python on PATH and the toolchains named in .gantry.yml (toolchains: [DIR, ...]).
 				return withCode(ExitUsage, err)
 			}
 			name, version := args[0], args[1]
+			if strings.EqualFold(name, "python") {
+				name = "Python" // setup-python's name for it in the tool cache
+			}
 			var e toolcache.Entry
 			switch {
 			case from != "":
