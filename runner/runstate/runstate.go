@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gantry-ci/gantry/runner/workspace"
 )
 
 // TrackingEnv is set in every step process of a run, as GitHub's runner
@@ -215,6 +217,9 @@ func (r *Record) Clean(ctx context.Context, d Docker) (Leftovers, error) {
 		errs = append(errs, fmt.Errorf("no Docker engine answers, so containers of runs %s may remain", strings.Join(r.RunIDs, ", ")))
 	}
 	for _, dir := range l.Dirs {
+		if err := workspace.UnmountUnder(dir); err != nil {
+			errs = append(errs, err)
+		}
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}
