@@ -57,6 +57,10 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			return fmt.Errorf("copy event payload: %w", err)
 		}
 		workRoot := filepath.Join(j.base, "work")
+		// A bound repository makes no work folder of its own.
+		if err := os.MkdirAll(workRoot, 0o755); err != nil {
+			return err
+		}
 		spec.Mounts = []jobenv.Mount{
 			{Source: workRoot, Target: ctrWork},
 			{Source: j.temp, Target: ctrTemp},
