@@ -599,3 +599,27 @@ func TestCapacityRunsJobsAtOnce(t *testing.T) {
 		prev = task
 	}
 }
+
+func TestLongLogInBatches(t *testing.T) {
+	srv := giteatest.New(t)
+	startRunner(t, srv, runnerOpts{})
+	id := srv.AddTask(giteatest.TaskSpec{RunsOn: []string{"self-hosted"}, Workflow: wf("self-hosted", "    steps:\n      - run: seq 1 2500\n")})
+	task := waitDone(t, srv, id, 30*time.Second)
+	var nums []string
+	for _, row := range task.Log {
+		if row != "" && strings.Trim(row, "0123456789") == "" {
+			nums = append(nums, row)
+		}
+	}
+	if len(nums) != 2500 || nums[0] != "1" || nums[2499] != "2500" {
+		t.Fatalf("%d number rows (first %v)", len(nums), nums[:min(3, len(nums))])
+	}
+	for i, n := range nums {
+		if n != fmt.Sprint(i+1) {
+			t.Fatalf("row %d = %s", i, n)
+		}
+	}
+	if task.Log[len(task.Log)-1] != "Job succeeded" {
+		t.Errorf("last row %q", task.Log[len(task.Log)-1])
+	}
+}

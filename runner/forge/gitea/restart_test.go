@@ -16,6 +16,7 @@ import (
 	runnerv1 "code.gitea.io/actions-proto-go/runner/v1"
 
 	"github.com/gantry-ci/gantry/runner/forge"
+	"github.com/gantry-ci/gantry/runner/forge/gitea"
 	"github.com/gantry-ci/gantry/runner/forge/gitea/giteatest"
 	"github.com/gantry-ci/gantry/runner/selfhosted"
 )
@@ -36,6 +37,9 @@ func childRunner(dir string) int {
 	}
 	labels, _ := selfhosted.ParseLabels(cfg.Labels)
 	p := newProto(nil)
+	if os.Getenv("GANTRY_TEST_TIMING") == "default" {
+		p.Timing = gitea.DefaultTiming
+	}
 	r := &selfhosted.Runner{
 		Protocol: p, Creds: creds, Labels: labels, Dir: dir, Grace: time.Minute,
 		Executor: &selfhosted.Executor{Labels: labels, WorkRoot: filepath.Join(dir, "work")},
