@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	runnerv1 "code.gitea.io/actions-proto-go/runner/v1"
 
+	"github.com/gantry-ci/gantry/runner/action"
 	"github.com/gantry-ci/gantry/runner/forge"
 	"github.com/gantry-ci/gantry/runner/forge/gitea"
 	"github.com/gantry-ci/gantry/runner/forge/gitea/giteatest"
@@ -621,5 +623,46 @@ func TestLongLogInBatches(t *testing.T) {
 	}
 	if task.Log[len(task.Log)-1] != "Job succeeded" {
 		t.Errorf("last row %q", task.Log[len(task.Log)-1])
+	}
+}
+
+// TestActionsFromTheInstanceDefaultURL: an action missing from the cache is
+// cloned from the URL the task's gitea_default_actions_url names (here a
+// local folder of bare repositories standing in for the instance).
+func TestActionsFromTheInstanceDefaultURL(t *testing.T) {
+	mirror := t.TempDir()
+	src := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	actionYML := "name: hello\ninputs:\n  who: {required: true}\nruns:\n  using: composite\n  steps:\n    - run: echo \"hello from the instance, ${{ inputs.who }}\"\n      shell: bash\n"
+	if err := os.WriteFile(filepath.Join(src, "action.yml"), []byte(actionYML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(src, "init", "-q")
+	git(src, "add", ".")
+	git(src, "commit", "-qm", "action")
+	git(src, "tag", "v1")
+	if err := os.MkdirAll(filepath.Join(mirror, "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git(mirror, "clone", "-q", "--bare", src, filepath.Join(mirror, "acme", "hello.git"))
+
+	srv := giteatest.New(t)
+	labels, _ := selfhosted.ParseLabels([]string{"self-hosted:host"})
+	startRunner(t, srv, runnerOpts{labels: []string{"self-hosted:host"}, exec: &selfhosted.Executor{
+		Labels: labels, WorkRoot: t.TempDir(), Actions: action.CacheSource{CacheDir: t.TempDir()},
+	}})
+	id := srv.AddTask(giteatest.TaskSpec{RunsOn: []string{"self-hosted"}, Context: map[string]any{"gitea_default_actions_url": mirror},
+		Workflow: wf("self-hosted", "    steps:\n      - uses: acme/hello@v1\n        with:\n          who: gitea\n")})
+	task := waitDone(t, srv, id, 30*time.Second)
+	if task.Result != runnerv1.Result_RESULT_SUCCESS || !strings.Contains(logText(task), "hello from the instance, gitea") {
+		t.Errorf("%v\n%s", task.Result, logText(task))
 	}
 }
