@@ -60,7 +60,7 @@ type jobRun struct {
 	eventPathOverride string // GITHUB_EVENT_PATH inside a job container
 	network           string // the job network, for docker actions
 	preStates         map[*workflow.Step]map[string]string
-	nodeVersions      map[string]string // node on PATH -> its version, asked once
+	nodeVersions      map[string]string // node on PATH -> its version, asked once; warnings given
 }
 
 func newJobRun(req *Request, deps Deps) *jobRun {
