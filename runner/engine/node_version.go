@@ -45,7 +45,12 @@ func (j *jobRun) nodeFor(ctx context.Context, using, pathEnv string) (string, er
 		j.nodeVersions[node] = v
 		j.mu.Unlock()
 	}
-	if got, _, _ := strings.Cut(v, "."); got != major {
+	key := "warned\x00" + using // one warning per job and major is enough
+	j.mu.Lock()
+	warned := j.nodeVersions[key] != ""
+	j.nodeVersions[key] = "yes"
+	j.mu.Unlock()
+	if got, _, _ := strings.Cut(v, "."); got != major && !warned {
 		if v == "" {
 			v = "of unknown version"
 		}

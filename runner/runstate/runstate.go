@@ -75,6 +75,13 @@ func Begin(dir, workRoot string) (*Record, error) {
 	return r, r.save()
 }
 
+// SetWorkRoot records the work folder before it is made, so a kill right
+// after its creation still finds it.
+func (r *Record) SetWorkRoot(dir string) error {
+	r.WorkRoot = dir
+	return r.save()
+}
+
 // AddRun records a Docker run label before anything is made under it.
 func (r *Record) AddRun(runID string) error {
 	r.RunIDs = append(r.RunIDs, runID)
@@ -149,6 +156,7 @@ type Leftovers struct {
 	Dirs      []string
 }
 
+// Empty reports that nothing is left.
 func (l Leftovers) Empty() bool { return len(l.Docker)+len(l.Processes)+len(l.Dirs) == 0 }
 
 func (l Leftovers) String() string {

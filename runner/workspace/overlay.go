@@ -55,6 +55,15 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 			return "", nil, err
 		}
 	}
+	if _, err := os.Lstat(filepath.Join(o.Repo, ".gantry")); err == nil {
+		// gantry's own folder (summaries, artifacts of earlier runs) is not
+		// part of the checkout, as Copy skips it: an overlay whiteout hides it.
+		if err := unix.Mknod(filepath.Join(upper, ".gantry"), unix.S_IFCHR, 0); err != nil {
+			_ = os.RemoveAll(upper)
+			_ = os.RemoveAll(work)
+			return "", nil, fmt.Errorf("hide .gantry: %w", err)
+		}
+	}
 	opts := "lowerdir=" + escape(o.Repo) + ",upperdir=" + escape(upper) + ",workdir=" + escape(work) + ",volatile"
 	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
 		_ = os.RemoveAll(upper)
