@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -22,13 +23,28 @@ type Overlay struct {
 	Repo string
 	// Fallback, when set, is told once why copies are used instead.
 	Fallback func(reason string)
+	// Log, when set, hears about stale workspaces taken down.
+	Log func(msg string)
 
 	once   sync.Once
+	sweep  sync.Once
 	broken atomic.Bool // overlay mounts failed once: copy from then on
 }
 
 // Prepare mounts the overlay at dir, with its layers under scratch.
 func (o *Overlay) Prepare(ctx context.Context, dir, scratch string) (string, func() error, error) {
+	o.sweep.Do(func() {
+		swept, err := SweepStale()
+		if o.Log == nil {
+			return
+		}
+		if len(swept) > 0 {
+			o.Log(fmt.Sprintf("took down %d workspace(s) left mounted by a gantry that was killed: %s", len(swept), strings.Join(swept, ", ")))
+		}
+		if err != nil {
+			o.Log(err.Error())
+		}
+	})
 	if !o.broken.Load() {
 		path, release, err := o.mount(dir, scratch)
 		if err == nil {
@@ -50,6 +66,9 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", nil, err
 		}
+	}
+	if err := writeOwner(scratch); err != nil {
+		return "", nil, err
 	}
 	if _, err := os.Lstat(filepath.Join(o.Repo, ".gantry")); err == nil {
 		// gantry's own folder (summaries, artifacts of earlier runs) is not

@@ -130,3 +130,43 @@ func TestOverlayFallsBackToCopyOnce(t *testing.T) {
 		t.Errorf("fallback reasons = %q, want one saying copies are used", reasons)
 	}
 }
+
+func TestSweepTakesDownOnlyDeadGantrysWorkspaces(t *testing.T) {
+	repo := t.TempDir()
+	var fellBack string
+	o := &Overlay{Repo: repo, Fallback: func(r string) { fellBack = r }}
+	base := t.TempDir()
+	dead, live := filepath.Join(base, "dead"), filepath.Join(base, "live")
+	pDead, _, err := o.Prepare(context.Background(), filepath.Join(dead, "w"), filepath.Join(dead, "layers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pLive, relLive, err := o.Prepare(context.Background(), filepath.Join(live, "w"), filepath.Join(live, "layers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fellBack != "" {
+		t.Skipf("overlay mounts are not available here: %s", fellBack)
+	}
+	defer relLive()
+	// The first workspace's gantry "died": its owner is a process that is not there.
+	if err := os.WriteFile(filepath.Join(dead, "layers", ownerFile), []byte("999999999 1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swept, err := SweepStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(swept) != 1 || swept[0] != pDead {
+		t.Errorf("swept %v, want only %s", swept, pDead)
+	}
+	if mounted(t, pDead) {
+		t.Error("the dead gantry's workspace is still mounted")
+	}
+	if _, err := os.Stat(filepath.Join(dead, "layers")); err == nil {
+		t.Error("the dead gantry's layers are still there")
+	}
+	if !mounted(t, pLive) {
+		t.Error("a live gantry's workspace was taken down")
+	}
+}
