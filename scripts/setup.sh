@@ -45,8 +45,8 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 # Bump image_version when the images' content changes: an image without
 # this label value (an older build) is made again.
-image_version=3 # 2: the docker CLI, so jobs reach the engine through the mounted socket; 3: CMD sh
-rootfs_version=2 # the debootstrapped tree: bump when its packages change
+image_version=4 # 2: the docker CLI, so jobs reach the engine through the mounted socket; 3: CMD sh; 4: build tools
+rootfs_version=3 # the debootstrapped tree: bump when its packages change (3: make, gcc, jq, zip... as on GitHub's images)
 label=org.gantry-ci.image-version
 rebuilt=
 if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_version" ]; then
@@ -55,7 +55,7 @@ if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_v
 		log "debootstrap bookworm from $mirror (about a minute)"
 		rm -rf "$rootfs" "$rootfs.tmp"
 		mkdir -p "$(dirname "$rootfs")"
-		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl \
+		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl,make,gcc,libc6-dev,unzip,zip,xz-utils,jq,wget,file,openssh-client,gnupg,sudo \
 			bookworm "$rootfs.tmp" "$mirror" >/var/log/gantry-debootstrap.log 2>&1 ||
 			{ echo "setup: debootstrap failed; see /var/log/gantry-debootstrap.log" >&2; exit 1; }
 		rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb

@@ -137,7 +137,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	}
 	var svc *runServices
 	if !f.dryRun {
-		if svc, err = startServices(parent, &f.services, repo, event, &opts); err != nil {
+		if svc, err = startServices(parent, stdio, &f.services, repo, event, &opts); err != nil {
 			return withCode(ExitFailure, err)
 		}
 		defer svc.Close()

@@ -35,7 +35,7 @@ type runServices struct {
 
 // startServices starts the services and hands their environment to every
 // job through opts; containers get an address of this machine they reach.
-func startServices(ctx context.Context, f *serviceFlags, repo, event string, opts *scheduler.Options) (*runServices, error) {
+func startServices(ctx context.Context, stdio IO, f *serviceFlags, repo, event string, opts *scheduler.Options) (*runServices, error) {
 	if opts.RunID == 0 {
 		opts.RunID = time.Now().UnixNano() / 1e6 % 1e10
 	}
@@ -60,6 +60,7 @@ func startServices(ctx context.Context, f *serviceFlags, repo, event string, opt
 		RunID: runID, Repo: str("repository"), Scopes: scopes,
 		CacheDir: f.cacheDir, CacheMaxBytes: f.cacheMaxMB << 20,
 		ArtifactDir: filepath.Join(repo, ".gantry", "artifacts", runID),
+		Log:         func(msg string) { fmt.Fprintln(stdio.Err, "gantry: "+msg) },
 	}
 	if opts.Containers != nil {
 		cfg.ContainerHost = bridgeAddress(ctx)

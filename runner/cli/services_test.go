@@ -77,11 +77,13 @@ func checkServicesRun(t *testing.T, dir string, args ...string) {
 }
 
 func TestServicesWorkflowOnHost(t *testing.T) {
+	t.Parallel()
 	needDocker(t) // the docker action step
 	checkServicesRun(t, servicesRepo(t), "-P", "ubuntu-latest=host")
 }
 
 func TestServicesWorkflowInJobContainer(t *testing.T) {
+	t.Parallel()
 	needDocker(t)
 	checkServicesRun(t, servicesRepo(t))
 }

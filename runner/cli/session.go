@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -31,19 +32,25 @@ type session struct {
 func startSession(ctx context.Context, stdio IO, opts *scheduler.Options, workRoot string, keep bool) (*session, error) {
 	dir := runstate.Dir()
 	sweep(ctx, stdio, stdio.Err, dir, "gantry: removed what an earlier run (pid %d, gone) left: %s\n")
-	if workRoot != "" {
-		if err := os.MkdirAll(workRoot, 0o755); err != nil {
-			return nil, fmt.Errorf("work root: %w", err)
-		}
+	if workRoot == "" {
+		workRoot = os.TempDir()
 	}
-	root, err := os.MkdirTemp(workRoot, "gantry-"+strconv.Itoa(os.Getpid())+"-")
-	if err != nil {
-		return nil, fmt.Errorf("make work root: %w", err)
+	if err := os.MkdirAll(workRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("work root: %w", err)
 	}
-	rec, err := runstate.Begin(dir, root)
+	rec, err := runstate.Begin(dir, "")
 	if err != nil {
-		_ = os.RemoveAll(root)
 		return nil, err
+	}
+	// Recorded first, made second: a kill in between leaves nothing unknown.
+	root := filepath.Join(workRoot, "gantry-"+rec.ID)
+	if err := rec.SetWorkRoot(root); err != nil {
+		rec.End()
+		return nil, err
+	}
+	if err := os.Mkdir(root, 0o700); err != nil {
+		rec.End()
+		return nil, fmt.Errorf("make work root: %w", err)
 	}
 	opts.WorkRoot = root
 	env := map[string]string{}

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gantry-ci/gantry/runner/workspace"
 )
 
 // TrackingEnv is set in every step process of a run, as GitHub's runner
@@ -71,6 +73,13 @@ func Begin(dir, workRoot string) (*Record, error) {
 		return nil, fmt.Errorf("run records: %w", err)
 	}
 	return r, r.save()
+}
+
+// SetWorkRoot records the work folder before it is made, so a kill right
+// after its creation still finds it.
+func (r *Record) SetWorkRoot(dir string) error {
+	r.WorkRoot = dir
+	return r.save()
 }
 
 // AddRun records a Docker run label before anything is made under it.
@@ -147,6 +156,7 @@ type Leftovers struct {
 	Dirs      []string
 }
 
+// Empty reports that nothing is left.
 func (l Leftovers) Empty() bool { return len(l.Docker)+len(l.Processes)+len(l.Dirs) == 0 }
 
 func (l Leftovers) String() string {
@@ -215,6 +225,9 @@ func (r *Record) Clean(ctx context.Context, d Docker) (Leftovers, error) {
 		errs = append(errs, fmt.Errorf("no Docker engine answers, so containers of runs %s may remain", strings.Join(r.RunIDs, ", ")))
 	}
 	for _, dir := range l.Dirs {
+		if err := workspace.UnmountUnder(dir); err != nil {
+			errs = append(errs, err)
+		}
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}

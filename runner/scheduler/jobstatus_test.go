@@ -1,6 +1,9 @@
 package scheduler
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // success('job') and failure('job') in a job's if: look at the named needed
 // jobs only.
@@ -35,5 +38,33 @@ jobs:
 		if got := o.job(t, c.job).Result; string(got) != c.result {
 			t.Errorf("job %s = %s, want %s\n%s", c.job, got, c.result, o.out)
 		}
+	}
+}
+
+// env: may be one whole-value expression at the workflow, job and step
+// levels, as on GitHub.
+func TestWholeValueEnv(t *testing.T) {
+	t.Parallel()
+	o := runWorkflow(t, `
+on: push
+env: ${{ fromJSON('{"WF":"w","SHARED":"from-workflow"}') }}
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        env: [{A: one, SHARED: from-job}]
+    env: ${{ matrix.env }}
+    steps:
+      - env: ${{ fromJSON('{"S":"s"}') }}
+        run: echo "got $WF-$A-$S-$SHARED"
+      - env: ${{ fromJSON('[1]') }}
+        run: echo never
+`, nil, nil)
+	if !strings.Contains(o.out, "got w-one-s-from-job") {
+		t.Errorf("whole-value env not applied:\n%s", o.out)
+	}
+	if !strings.Contains(o.out, "must give an object") || strings.Contains(o.out, "never\n") {
+		t.Errorf("an env expression that is not an object must fail the step:\n%s", o.out)
 	}
 }

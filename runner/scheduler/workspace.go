@@ -22,7 +22,6 @@ func defaultWorkspace(repo string) workspace.Provider {
 		Fallback: func(reason string) {
 			fmt.Fprintf(os.Stderr, "gantry: %s (-b binds the repository itself)\n", reason)
 		},
-		Log: func(msg string) { fmt.Fprintf(os.Stderr, "gantry: %s\n", msg) },
 	})
 	return o.(*workspace.Overlay)
 }

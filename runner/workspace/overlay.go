@@ -2,9 +2,12 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,28 +26,13 @@ type Overlay struct {
 	Repo string
 	// Fallback, when set, is told once why copies are used instead.
 	Fallback func(reason string)
-	// Log, when set, hears about stale workspaces taken down.
-	Log func(msg string)
 
 	once   sync.Once
-	sweep  sync.Once
 	broken atomic.Bool // overlay mounts failed once: copy from then on
 }
 
 // Prepare mounts the overlay at dir, with its layers under scratch.
 func (o *Overlay) Prepare(ctx context.Context, dir, scratch string) (string, func() error, error) {
-	o.sweep.Do(func() {
-		swept, err := SweepStale()
-		if o.Log == nil {
-			return
-		}
-		if len(swept) > 0 {
-			o.Log(fmt.Sprintf("took down %d workspace(s) left mounted by a gantry that was killed: %s", len(swept), strings.Join(swept, ", ")))
-		}
-		if err != nil {
-			o.Log(err.Error())
-		}
-	})
 	if !o.broken.Load() {
 		path, release, err := o.mount(dir, scratch)
 		if err == nil {
@@ -66,9 +54,6 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", nil, err
 		}
-	}
-	if err := writeOwner(scratch); err != nil {
-		return "", nil, err
 	}
 	if _, err := os.Lstat(filepath.Join(o.Repo, ".gantry")); err == nil {
 		// gantry's own folder (summaries, artifacts of earlier runs) is not
@@ -106,4 +91,53 @@ func escape(p string) string {
 		out = append(out, p[i])
 	}
 	return string(out)
+}
+
+// UnmountUnder detaches every mount at or below dir, deepest first: the
+// overlays of a run that was killed before it could take them down, which
+// would otherwise make its folder impossible to remove.
+func UnmountUnder(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil // not Linux, or no procfs: nothing gantry can have mounted
+	}
+	dir = filepath.Clean(dir)
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		p := unescapeMount(f[4])
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Slice(points, func(i, k int) bool { return len(points[i]) > len(points[k]) })
+	var errs []error
+	for _, p := range points {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,10 +32,15 @@ func protocol() *github.Protocol {
 		Logger: testLogger()}
 }
 
+func registration(srv *githubtest.Server, name string) forge.Registration {
+	return forge.Registration{URL: srv.RepoURL(), Token: srv.RegistrationToken(), Name: name, Labels: []string{"self-hosted"}}
+}
+
 func registerToken(t *testing.T, srv *githubtest.Server, p *github.Protocol, name string, eph bool) *forge.Credentials {
 	t.Helper()
-	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.RepoURL(), Token: srv.RegistrationToken(),
-		Name: name, Labels: []string{"self-hosted"}, Ephemeral: eph})
+	reg := registration(srv, name)
+	reg.Ephemeral = eph
+	creds, err := p.Register(context.Background(), reg)
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
@@ -48,7 +52,7 @@ type running struct {
 	done   chan error
 }
 
-func start(t *testing.T, p *github.Protocol, creds *forge.Credentials, ephemeral bool) *running {
+func start(t testing.TB, p *github.Protocol, creds *forge.Credentials, ephemeral bool) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &selfhosted.Runner{Protocol: p, Creds: creds, Labels: hostLabels, Dir: t.TempDir(), Ephemeral: ephemeral,
@@ -120,6 +124,9 @@ func everything(t *testing.T, j *githubtest.Job) string {
 		cd, _ := json.Marshal(c)
 		b.Write(cd)
 	}
+	rd, _ := json.Marshal([]any{j.ResultsSteps, j.ResultsLogs, j.ResultsSummaries})
+	b.Write(rd)
+	b.WriteString(j.ResultsJobLog)
 	return b.String()
 }
 
@@ -184,6 +191,24 @@ func checkMainJob(t *testing.T, j *githubtest.Job, runService bool) {
 	}
 	if s := j.Attachments["Checks.Step.Summary/"+firstID]; !strings.Contains(s, "### summary of push") {
 		t.Errorf("step summary attachment: %v", j.Attachments)
+	}
+	// The results service got the same, dual-uploaded.
+	if st := j.ResultsSteps[firstID]; st["status"] != float64(6) || st["conclusion"] != float64(2) {
+		t.Errorf("results step state of the first step: %v", st)
+	}
+	conclusions := map[float64]int{}
+	for _, st := range j.ResultsSteps {
+		c, _ := st["conclusion"].(float64)
+		conclusions[c]++
+	}
+	if conclusions[3] == 0 || conclusions[7] == 0 {
+		t.Errorf("results step conclusions (3 failure, 7 skipped): %v", conclusions)
+	}
+	if !strings.Contains(j.ResultsLogs[firstID], "hello from ***") || !strings.Contains(j.ResultsJobLog, "always ran") {
+		t.Errorf("results logs: step %q job %q", j.ResultsLogs[firstID], j.ResultsJobLog)
+	}
+	if !strings.Contains(j.ResultsSummaries[firstID], "### summary of push") {
+		t.Errorf("results summaries: %v", j.ResultsSummaries)
 	}
 	found := false
 	for _, a := range c.Annotations {
@@ -405,24 +430,27 @@ func TestUnparsableJobMessage(t *testing.T) {
 	}
 }
 
-// Two runners against one server take distinct jobs, none twice.
-func TestTwoRunnersDistinctJobs(t *testing.T) {
+// Four runners against one server take 100 jobs: each run exactly once,
+// and every runner takes some.
+func TestFleetDistinctJobs(t *testing.T) {
 	srv := githubtest.New(t, githubtest.Options{Broker: true})
 	p := protocol()
-	start(t, p, registerToken(t, srv, p, "r1", false), false)
-	start(t, p, registerToken(t, srv, p, "r2", false), false)
+	for i := 0; i < 4; i++ {
+		start(t, p, registerToken(t, srv, p, "fleet-"+string(rune('a'+i)), false), false)
+	}
 	var jobs []*githubtest.Job
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 100; i++ {
 		jobs = append(jobs, srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo hi\n"}))
 	}
-	var mu sync.Mutex
 	for _, j := range jobs {
-		got := srv.Wait(j, 60*time.Second)
-		mu.Lock()
-		if got.AcquireCount != 1 || len(got.Completions) != 1 {
-			t.Errorf("acquired %d, completed %d", got.AcquireCount, len(got.Completions))
+		got := srv.Wait(j, 120*time.Second)
+		if got.AcquireCount != 1 || len(got.Completions) != 1 || got.Completions[0].Conclusion != "succeeded" {
+			t.Errorf("acquired %d, completions %+v", got.AcquireCount, got.Completions)
 		}
-		mu.Unlock()
+	}
+	by := srv.JobsByRunner()
+	if len(by) != 4 {
+		t.Errorf("jobs by runner %v: want all four to take some", by)
 	}
 }
 
@@ -504,5 +532,64 @@ func TestRunnerAdminFlow(t *testing.T) {
 	j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo admin\n"}), 60*time.Second)
 	if j.Completions[0].Conclusion != "succeeded" || srv.Calls("/broker/session") == 0 {
 		t.Errorf("conclusion %q, broker sessions %d", j.Completions[0].Conclusion, srv.Calls("/broker/session"))
+	}
+}
+
+// A job a dead runner process left running is reported failed after the
+// restart, from the state the daemon keeps (no token on disk), and is
+// not run again.
+func TestOrphanReportedFailed(t *testing.T) {
+	srv := githubtest.New(t, githubtest.Options{Broker: true})
+	p := protocol()
+	creds := registerToken(t, srv, p, "orphan-runner", false)
+	ctx := context.Background()
+	sess, err := p.Connect(ctx, creds, []string{"self-hosted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo never\n"})
+	var a forge.Assignment
+	for a == nil {
+		if a, err = sess.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := a.(forge.Resumable).State()
+	if strings.Contains(string(state), "ghs_") {
+		t.Errorf("the saved state holds a token: %s", state)
+	}
+	job, _ := a.Job()
+	// The process "dies": nothing completes the job; a new one reports it.
+	if err := p.FailOrphan(ctx, creds, forge.Orphan{ServerID: job.ServerID, State: state}, "the runner died"); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Wait(j, 10*time.Second)
+	if c := got.Completions[0]; c.Conclusion != "failed" || len(c.Annotations) != 1 || c.Annotations[0]["message"] != "the runner died" {
+		t.Errorf("completion %+v", c)
+	}
+	_ = sess.Close(ctx)
+}
+
+// A session the server forgot is created again and jobs keep coming; a
+// second process with the same credentials is refused a session.
+func TestSessionExpiredAndConflict(t *testing.T) {
+	for _, broker := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pool", true: "broker"}[broker], func(t *testing.T) {
+			srv := githubtest.New(t, githubtest.Options{Broker: broker})
+			p := protocol()
+			creds := registerToken(t, srv, p, "sess-runner", false)
+			start(t, p, creds, false)
+			for srv.Sessions() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if _, err := p.Connect(context.Background(), creds, nil); err == nil || !strings.Contains(err.Error(), "another runner process") {
+				t.Errorf("a second session: %v", err)
+			}
+			srv.ExpireSessions()
+			j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo again\n"}), 30*time.Second)
+			if j.Completions[0].Conclusion != "succeeded" || srv.Sessions() != 1 {
+				t.Errorf("conclusion %q, sessions %d", j.Completions[0].Conclusion, srv.Sessions())
+			}
+		})
 	}
 }

@@ -19,7 +19,8 @@ import (
 // attachments on the job record. Calls run in order on one goroutine; the
 // job never waits on the network.
 type reporter struct {
-	a *assignment
+	a   *assignment
+	res *results // nil when the job names no results service
 
 	mu      sync.Mutex
 	ops     []func(context.Context) error
@@ -45,7 +46,7 @@ type stepLog struct {
 }
 
 func newReporter(a *assignment) *reporter {
-	r := &reporter{a: a, wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
+	r := &reporter{a: a, res: newResults(a), wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
 	r.job = &timelineRecord{ID: a.msg.JobID, Type: "Job", Name: a.msg.JobDisplayName, State: "Pending"}
 	return r
 }
@@ -119,6 +120,16 @@ func (r *reporter) close(ctx context.Context) {
 			// A step the executor never finished (it died): close it.
 			r.finishStep(r.cur, "failed", time.Now())
 		}
+		if r.res != nil {
+			var all []string
+			for _, s := range r.steps {
+				all = append(all, s.lines...)
+			}
+			if len(all) > 0 {
+				content := []byte(strings.Join(all, "\n") + "\n")
+				r.push(func(ctx context.Context) error { r.res.jobLog(ctx, content, len(all)); return nil })
+			}
+		}
 		r.closed = true
 		select {
 		case r.wake <- struct{}{}:
@@ -172,6 +183,9 @@ func (r *reporter) patch(recs ...*timelineRecord) {
 		}
 		return r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: len(cp), Value: cp}, nil)
 	})
+	if r.res != nil {
+		r.push(func(ctx context.Context) error { r.res.steps(ctx, cp); return nil })
+	}
 }
 
 func (r *reporter) flushFeed() {
@@ -228,10 +242,20 @@ func (r *reporter) StepStarted(s report.Step, at time.Time) {
 
 func (r *reporter) line(text string) {
 	if r.cur == nil {
-		// Lines before any step: give them a "Set up job" record.
-		r.mu.Unlock()
-		r.StepStarted(report.Step{Index: -1, ID: "__setup", Name: "Set up job", Stage: report.Setup}, time.Now())
-		r.mu.Lock()
+		// A runner line outside any step: before the first step it goes
+		// to a "Set up job" record, after one to a "Complete job" record
+		// (made once each).
+		st := report.Step{Index: -1, ID: "__setup", Name: "Set up job", Stage: report.Setup}
+		if len(r.steps) > 0 {
+			st = report.Step{Index: -1, ID: "__complete", Name: "Complete job", Stage: report.Teardown}
+		}
+		if sl := r.byKey[stepKey(st)]; sl != nil && sl.rec.State != "Completed" {
+			r.cur = sl
+		} else {
+			r.mu.Unlock()
+			r.StepStarted(st, time.Now())
+			r.mu.Lock()
+		}
 	}
 	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		l = strings.TrimSuffix(l, "\r")
@@ -323,6 +347,9 @@ func (r *reporter) finishStep(sl *stepLog, result string, at time.Time) {
 			r.mu.Unlock()
 			return nil
 		})
+		if r.res != nil {
+			r.push(func(ctx context.Context) error { r.res.stepLog(ctx, rec.ID, content, lines); return nil })
+		}
 	}
 	// The record's final state goes after its log, so it can name it.
 	r.push(func(ctx context.Context) error {
@@ -334,7 +361,13 @@ func (r *reporter) finishStep(sl *stepLog, result string, at time.Time) {
 		if err != nil {
 			return err
 		}
-		return r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: 1, Value: []*timelineRecord{&c}}, nil)
+		if err := r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: 1, Value: []*timelineRecord{&c}}, nil); err != nil {
+			return err
+		}
+		if r.res != nil {
+			r.res.steps(ctx, []*timelineRecord{&c})
+		}
+		return nil
 	})
 }
 
@@ -420,6 +453,9 @@ func (r *reporter) Summary(s report.Step, markdown string) {
 		}
 		return r.a.s.c.call(ctx, "PUT", u, "5.1-preview", r.a.sys, content, nil)
 	})
+	if r.res != nil {
+		r.push(func(ctx context.Context) error { r.res.summary(ctx, name, content); return nil })
+	}
 }
 
 func (r *reporter) Finished(e report.JobEnd) {

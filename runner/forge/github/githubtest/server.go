@@ -71,6 +71,7 @@ type Server struct {
 	jobs      map[string]*Job
 	nextMsg   int64
 	faults    []*fault
+	blobs     map[string]*blob
 	calls     map[string]int
 	jobsWaker chan struct{}
 }
@@ -121,10 +122,16 @@ type Job struct {
 	FeedStarts                    map[string][]int64
 	Logs                          map[string]string // record id -> uploaded log
 	Attachments                   map[string]string // "type/name" -> content
-	logIDs                        map[int]string
-	logPaths                      map[int]string
-	done                          chan struct{}
-	gone                          bool
+	// What reached the results service.
+	ResultsSteps     map[string]map[string]any // step id -> last update
+	ResultsLogs      map[string]string         // step id -> log blob
+	ResultsJobLog    string
+	ResultsSummaries map[string]string // step id -> summary blob
+	lastChange       float64
+	logIDs           map[int]string
+	logPaths         map[int]string
+	done             chan struct{}
+	gone             bool
 }
 
 // Completion is one completejob (or JobCompleted event) the runner sent.
@@ -160,7 +167,7 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{T: t, opts: opts, regTokens: map[string]bool{}, patTokens: map[string]bool{}, agents: map[int64]*agent{},
 		sessions: map[string]*sess{}, tokens: map[string]int64{}, jobTokens: map[string]string{}, jobs: map[string]*Job{},
-		calls: map[string]int{}, jobsWaker: make(chan struct{}), nextAgent: 40}
+		calls: map[string]int{}, blobs: map[string]*blob{}, jobsWaker: make(chan struct{}), nextAgent: 40}
 	s.tenant = randHex(16)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -255,7 +262,8 @@ func (s *Server) Sessions() int {
 func (s *Server) Queue(spec JobSpec) *Job {
 	j := &Job{Spec: spec, ID: newGUID(), planID: newGUID(), timelineID: newGUID(), requestID: strconv.Itoa(1000 + len(s.jobs)),
 		token: "ghs_job" + randHex(12), Records: map[string]map[string]any{}, Feed: map[string][]string{}, FeedStarts: map[string][]int64{},
-		Logs: map[string]string{}, Attachments: map[string]string{}, logIDs: map[int]string{}, logPaths: map[int]string{}, done: make(chan struct{})}
+		Logs: map[string]string{}, Attachments: map[string]string{}, ResultsSteps: map[string]map[string]any{},
+		ResultsLogs: map[string]string{}, ResultsSummaries: map[string]string{}, logIDs: map[int]string{}, logPaths: map[int]string{}, done: make(chan struct{})}
 	s.mu.Lock()
 	s.jobs[j.ID] = j
 	s.jobTokens[j.token] = j.ID
@@ -381,6 +389,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/"))
 	case strings.HasPrefix(p, "/broker/"):
 		s.brokerAPI(w, r, strings.TrimPrefix(p, "/broker/"))
+	case strings.HasPrefix(p, "/results/twirp/"):
+		s.resultsAPI(w, r, strings.TrimPrefix(p, "/results/twirp/"))
+	case strings.HasPrefix(p, "/blob/") && r.Method == "PUT":
+		s.putBlob(w, r, strings.TrimPrefix(p, "/blob/"))
 	case strings.HasPrefix(p, "/run/"):
 		s.runAPI(w, r, strings.TrimPrefix(p, "/run/"))
 	default:
@@ -581,6 +593,27 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	s.tokens[tok] = a.ID
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3600})
+}
+
+// JobsByRunner counts the completed jobs by the runner that acquired them.
+func (s *Server) JobsByRunner() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, j := range s.jobs {
+		if a := s.agents[j.acquiredBy]; a != nil && len(j.Completions) > 0 {
+			out[a.Name]++
+		}
+	}
+	return out
+}
+
+// ExpireSessions forgets every session, as the service does with an
+// idle or stale one; a runner must create a new one.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	s.sessions = map[string]*sess{}
+	s.mu.Unlock()
 }
 
 // RevokeTokens makes every runner access token invalid (an expired token).
@@ -1377,4 +1410,101 @@ func (s *Server) Path(u string) string {
 		return u
 	}
 	return pu.Path
+}
+
+type blob struct {
+	job      *Job
+	kind     string // step-log, job-log, summary
+	step     string
+	content  []byte
+	uploaded bool
+}
+
+// resultsAPI is the results service's Twirp JSON surface the runner uses.
+func (s *Server) resultsAPI(w http.ResponseWriter, r *http.Request, method string) {
+	j := s.jobFor(r)
+	var body map[string]any
+	if j == nil || r.Method != "POST" || readJSON(r, &body) != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"code": "unauthenticated", "msg": "bad token or body"})
+		return
+	}
+	if body["workflow_run_backend_id"] != j.planID || body["workflow_job_run_backend_id"] != j.ID {
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "not_found", "msg": "no such job"})
+		return
+	}
+	step, _ := body["step_backend_id"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	signed := func(kind, field string) {
+		key := randHex(12)
+		s.blobs[key] = &blob{job: j, kind: kind, step: step}
+		writeJSON(w, 200, map[string]any{field: s.URL + "/blob/" + key + "?sig=" + randHex(8), "blob_storage_type": "BLOB_STORAGE_TYPE_AZURE", "soft_size_limit": 1 << 20})
+	}
+	meta := func(kind string) {
+		for _, b := range s.blobs {
+			if b.job == j && b.kind == kind && b.step == step && b.uploaded {
+				switch kind {
+				case "step-log":
+					j.ResultsLogs[strings.ToLower(step)] = string(b.content)
+				case "job-log":
+					j.ResultsJobLog = string(b.content)
+				case "summary":
+					j.ResultsSummaries[strings.ToLower(step)] = string(b.content)
+				}
+				writeJSON(w, 200, map[string]any{"ok": true})
+				return
+			}
+		}
+		writeJSON(w, 200, map[string]any{"ok": false})
+	}
+	switch method {
+	case "github.actions.results.api.v1.WorkflowStepUpdateService/WorkflowStepsUpdate":
+		order, _ := body["change_order"].(float64)
+		if order <= j.lastChange {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"code": "invalid_argument", "msg": "change_order must grow"})
+			return
+		}
+		j.lastChange = order
+		steps, _ := body["steps"].([]any)
+		for _, st := range steps {
+			m, _ := st.(map[string]any)
+			id, _ := m["external_id"].(string)
+			j.ResultsSteps[strings.ToLower(id)] = m
+		}
+		writeJSON(w, 200, map[string]any{})
+	case "results.services.receiver.Receiver/GetStepLogsSignedBlobURL":
+		signed("step-log", "logs_url")
+	case "results.services.receiver.Receiver/CreateStepLogsMetadata":
+		meta("step-log")
+	case "results.services.receiver.Receiver/GetJobLogsSignedBlobURL":
+		signed("job-log", "logs_url")
+	case "results.services.receiver.Receiver/CreateJobLogsMetadata":
+		meta("job-log")
+	case "results.services.receiver.Receiver/GetStepSummarySignedBlobURL":
+		signed("summary", "summary_url")
+	case "results.services.receiver.Receiver/CreateStepSummaryMetadata":
+		meta("summary")
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "bad_route", "msg": method})
+	}
+}
+
+// putBlob is the blob store behind a signed URL: no Authorization header
+// (the signature is in the URL), an Azure block blob.
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, key string) {
+	data, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.blobs[key]
+	switch {
+	case b == nil || r.URL.Query().Get("sig") == "":
+		http.Error(w, "no such blob", http.StatusForbidden)
+	case r.Header.Get("Authorization") != "":
+		http.Error(w, "a token was sent to the blob store", http.StatusBadRequest)
+	case r.Header.Get("x-ms-blob-type") != "BlockBlob":
+		http.Error(w, "x-ms-blob-type: BlockBlob is required", http.StatusBadRequest)
+	default:
+		b.content, b.uploaded = data, true
+		w.WriteHeader(http.StatusCreated)
+	}
 }
