@@ -119,6 +119,7 @@ func (s *Stack) Vars(t Tuning) map[string]string {
 		"GUARD_INTERVAL":   "1s",
 		"REPORT_DIR":       "reports",
 		"UPLOAD_ARTIFACTS": "false",
+		"GO_CACHE_DIR":     goCacheDir,
 	}
 }
 
