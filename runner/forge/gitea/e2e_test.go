@@ -442,9 +442,13 @@ func TestWrongTokens(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "token") {
 		t.Errorf("register with a wrong token: %v", err)
 	}
-	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL, Token: "good", Name: "x", Labels: []string{"self-hosted"}})
+	// A repository URL pasted instead of the instance's finds the instance.
+	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL + "/owner/repo/", Token: "good", Name: "x", Labels: []string{"self-hosted"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(creds.Data), `"address":"`+srv.URL+`"`) {
+		t.Errorf("credentials %s", creds.Data)
 	}
 	bad := *creds
 	bad.Data = []byte(strings.Replace(string(creds.Data), `"token":"`, `"token":"x`, 1))
