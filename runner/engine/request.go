@@ -36,6 +36,10 @@ type Request struct {
 	// Env is added to every step's environment (runtime service URLs and
 	// tokens); workflow, job and step env win over it.
 	Env map[string]string
+	// ContainerEnv overrides Env for processes in containers (job
+	// containers, docker actions): the same service variables with an
+	// address containers reach.
+	ContainerEnv map[string]string
 }
 
 // Deps are what a job needs from outside, handed in so that a local run, a

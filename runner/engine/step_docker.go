@@ -148,6 +148,9 @@ func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, ima
 	for k, v := range j.req.Env {
 		env[k] = v
 	}
+	for k, v := range j.req.ContainerEnv {
+		env[k] = v
+	}
 	for k, v := range j.defaultEnv(sc, st) {
 		env[k] = v
 	}

@@ -36,8 +36,7 @@ func (usesKind) main(ctx context.Context, j *jobRun, c stepCall) error {
 		return err
 	}
 	if la.self {
-		j.rep.Line(report.Output, "actions/checkout of this repository: the workspace already holds it")
-		return nil
+		return j.selfCheckout(with["path"])
 	}
 	inputs, err := j.actionInputs(la, with, c.env, c.s)
 	if err != nil {
@@ -214,4 +213,27 @@ func (j *jobRun) stageAction(ref action.Ref, dir string) (string, error) {
 		return "", err
 	}
 	return staged, nil
+}
+
+// selfCheckout serves actions/checkout of the workspace's own repository.
+// With path: the repository goes where the job asked for it, inside the
+// workspace, as the real action puts it.
+func (j *jobRun) selfCheckout(path string) error {
+	path = strings.TrimSpace(path)
+	if path == "" || path == "." {
+		j.rep.Line(report.Output, "actions/checkout of this repository: the workspace already holds it")
+		return nil
+	}
+	if strings.HasPrefix(path, j.path(j.workspace)+"/") {
+		path = strings.TrimPrefix(path, j.path(j.workspace)+"/")
+	}
+	target := filepath.Join(j.workspace, filepath.FromSlash(path))
+	if rel, err := filepath.Rel(j.workspace, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(path) {
+		return fmt.Errorf("actions/checkout: path %q is outside the workspace %s", path, j.path(j.workspace))
+	}
+	if err := workspace.CopyTreeInto(j.workspace, target); err != nil {
+		return fmt.Errorf("actions/checkout: copy the repository to %s: %w", path, err)
+	}
+	j.rep.Line(report.Output, "actions/checkout of this repository: copied into "+path)
+	return nil
 }

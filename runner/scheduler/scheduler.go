@@ -78,6 +78,9 @@ type Options struct {
 	Concurrency *Concurrency
 	// Masker lets the caller share masking with its own output; made when nil.
 	Masker *mask.Masker
+	// ContainerEnv overrides Env in job containers and docker actions (the
+	// runtime services at an address containers reach).
+	ContainerEnv map[string]string
 
 	called bool // a reusable workflow run for a caller's job
 }

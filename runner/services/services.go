@@ -40,6 +40,9 @@ type Config struct {
 	// ContainerHost is an address of this machine that containers reach
 	// (the Docker bridge's gateway); empty when no containers run.
 	ContainerHost string
+	// Log receives what the user should know that no client shows (a
+	// corrupted cache entry dropped); nowhere when nil.
+	Log func(msg string)
 }
 
 // Services are the running services of one run.
@@ -92,6 +95,11 @@ func Start(ctx context.Context, cfg Config) (*Services, error) {
 	store, err := cache.Open(cfg.CacheDir, cfg.CacheMaxBytes)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Log != nil {
+		store.OnCorrupt = func(e cache.Entry, err error) {
+			cfg.Log(fmt.Sprintf("cache entry %q (%s) is corrupted and was dropped: %v", e.Key, e.Scope, err))
+		}
 	}
 	runBackend := uuidOf("run:" + cfg.Repo + ":" + cfg.RunID)
 	jobBackend := uuidOf("job:" + cfg.Repo + ":" + cfg.RunID)

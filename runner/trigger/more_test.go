@@ -161,10 +161,8 @@ func TestParseOnErrors(t *testing.T) {
 		{"[push, pul_request]", `w.yml:1:8: unknown event "pul_request" in on:; did you mean "pull_request"?`},
 		{"push:\n  branches: [main]\n  branches-ignore: [dev]", "w.yml:2:3: on.push cannot use both branches and branches-ignore"},
 		{"push:\n  paths: [a]\n  paths-ignore: [b]", "cannot use both paths and paths-ignore"},
-		{"push:\n  branch: [main]", `w.yml:2:3: unknown key "branch" for event "push"`},
 		{"push:\n  branches: ['a[']", "w.yml:2:14: on.push.branches: pattern \"a[\" has an unclosed ["},
 		{"pull_request:\n  types: [opened, merged]", `w.yml:2:19: unknown type "merged" for event "pull_request"`},
-		{"create:\n  branches: [x]", `event "create" takes no filters`},
 		{"schedule:\n  - cron: '* * *'", "w.yml:2:11: invalid cron \"* * *\": need 5 fields"},
 		{"schedule:\n  - cron: '60 * * * *'", "60 is out of range 0-59"},
 		{"schedule:\n  - cron: '* * * * MON-XYZ'", `"XYZ" is not a number from 0 to 6 or a name`},
@@ -197,6 +195,21 @@ func TestParseOnErrors(t *testing.T) {
 		}
 		if !strings.Contains(strings.Join(all, "\n"), tt.want) {
 			t.Errorf("ParseOn(%q) errors %q, want one containing %q", tt.src, all, tt.want)
+		}
+	}
+	// Unknown keys under an event are warnings: GitHub ignores them.
+	for src, want := range map[string]string{
+		"push:\n  branch: [main]":                 `w.yml:2:3: unknown key "branch" for event "push" is ignored`,
+		"create:\n  branches: [x]":                `event "create" takes no filters; "branches" is ignored`,
+		"workflow_dispatch:\n  unknown-key: asdf": `unknown key "unknown-key" for event "workflow_dispatch" is ignored`,
+	} {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+			t.Fatal(err)
+		}
+		on, errs := ParseOn("w.yml", doc.Content[0])
+		if len(errs) != 0 || len(on.Warnings) != 1 || !strings.Contains(on.Warnings[0].Error(), want) {
+			t.Errorf("ParseOn(%q) = errors %v, warnings %v; want one warning containing %q", src, errs, on.Warnings, want)
 		}
 	}
 	if _, errs := ParseOn("w.yml", nil); len(errs) != 1 {

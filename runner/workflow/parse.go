@@ -113,6 +113,9 @@ func Parse(path string, data []byte) (*Workflow, error) {
 		return nil, Errors{e}
 	}
 	root := doc.Content[0]
+	resolveAliases(root)
+	p.checkTags(root)
+	p.checkDepth(root)
 	wf.Pos = p.pos(root)
 	p.workflow(root, wf)
 	p.secure(root)
@@ -139,7 +142,7 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key 
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		key := k.Value
 		if seen[key] {
-			p.errorf(k, "key %q is duplicated in %s; remove one", key, what)
+			p.errorf(k, "'%s' is already defined in %s; remove one", key, what)
 			continue
 		}
 		seen[key] = true
@@ -148,7 +151,7 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key 
 			if s := closest(key, known); s != "" {
 				hint = fmt.Sprintf("; did you mean %q?", s)
 			}
-			p.errorf(k, "unknown key %q in %s%s (expected one of: %s)", key, what, hint, strings.Join(known, ", "))
+			p.errorf(k, "Unexpected value '%s': unknown key in %s%s (expected one of: %s)", key, what, hint, strings.Join(known, ", "))
 			continue
 		}
 		fn(key, k, v)
@@ -237,7 +240,7 @@ func (p *parser) numberOrExpr(n *yaml.Node, what string) string {
 		p.errorf(n, "%s must be a number or an expression, not %s", what, kindName(n))
 		return ""
 	}
-	if n.Tag == "!!int" || n.Tag == "!!float" || isExprOnly(n.Value) {
+	if n.Tag == "!!int" || n.Tag == "!!float" || isExprOnly(n.Value) || numberText.MatchString(n.Value) {
 		return n.Value
 	}
 	p.errorf(n, "%s must be a number or an expression, not %q", what, n.Value)
@@ -317,7 +320,7 @@ func contains(list []string, s string) bool {
 // closest suggests the known key nearest to a misspelt one.
 func closest(s string, known []string) string { return suggest.Closest(s, known) }
 
-var workflowKeys = []string{"name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"}
+var workflowKeys = []string{"name", "run-name", "description", "on", "permissions", "env", "defaults", "concurrency", "jobs"}
 
 func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 	var onNode, jobsNode *yaml.Node
@@ -325,6 +328,8 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		switch key {
 		case "name":
 			wf.Name = p.scalar(v, "name")
+		case "description":
+			wf.Description = p.scalar(v, "description")
 		case "run-name":
 			wf.RunName = p.scalar(v, "run-name")
 			p.exprs(v, wf.RunName, ctxRunName)
@@ -333,8 +338,7 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		case "permissions":
 			wf.Permissions = p.permissions(v)
 		case "env":
-			wf.Env = p.kvMap(v, "env")
-			p.exprsMap(wf.Env, ctxWorkflowEnv)
+			wf.Env, wf.EnvExpr = p.envMap(v, "env", ctxWorkflowEnv)
 		case "defaults":
 			wf.Defaults = p.defaults(v, ctxWorkflowDefaults)
 		case "concurrency":
@@ -347,13 +351,18 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		return
 	}
 	if onNode == nil {
-		p.errorf(root, "the workflow has no `on:`; add the events that trigger it, e.g. `on: push`")
+		p.errorf(root, "Required property is missing: on; add the events that trigger the workflow, e.g. `on: push`")
 	} else {
 		wf.OnNode = onNode
 		on, errs := trigger.ParseOn(p.file, onNode)
 		wf.On = on
 		for _, e := range errs {
 			p.errs = append(p.errs, p.wrapTriggerError(onNode, e))
+		}
+		if on != nil {
+			for _, w := range on.Warnings {
+				wf.Warnings = append(wf.Warnings, p.wrapTriggerError(onNode, w))
+			}
 		}
 		if on != nil {
 			for _, d := range on.InputDefaults() {
@@ -367,7 +376,7 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		}
 	}
 	if jobsNode == nil {
-		p.errorf(root, "the workflow has no `jobs:`; add at least one job")
+		p.errorf(root, "Required property is missing: jobs; add at least one job")
 		return
 	}
 	p.jobs(jobsNode, wf)
@@ -382,10 +391,8 @@ func (p *parser) wrapTriggerError(on *yaml.Node, err error) *Error {
 	return &Error{Pos: p.pos(on), Msg: err.Error()}
 }
 
-var jobIDPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-
 var jobKeys = []string{"name", "permissions", "needs", "if", "runs-on", "snapshot", "environment", "concurrency", "outputs",
-	"env", "defaults", "steps", "timeout-minutes", "strategy", "continue-on-error", "container", "services", "uses", "with", "secrets"}
+	"env", "defaults", "steps", "timeout-minutes", "cancel-timeout-minutes", "strategy", "continue-on-error", "container", "services", "uses", "with", "secrets"}
 
 var callJobKeys = []string{"name", "uses", "with", "secrets", "needs", "if", "permissions", "concurrency", "strategy"}
 
@@ -399,10 +406,13 @@ func (p *parser) jobs(n *yaml.Node, wf *Workflow) {
 		p.errorf(n, "jobs is empty; add at least one job")
 		return
 	}
+	seen := map[string]bool{}
 	p.mapping(n, "jobs", nil, func(id string, k, v *yaml.Node) {
-		if !jobIDPattern.MatchString(id) {
-			p.errorf(k, "job id %q is invalid: it must start with a letter or _ and contain only letters, digits, - and _", id)
+		p.checkID(k, id)
+		if seen[strings.ToLower(id)] {
+			p.errorf(k, "'%s' is already defined (job ids are compared ignoring case)", id)
 		}
+		seen[strings.ToLower(id)] = true
 		wf.Jobs = append(wf.Jobs, p.job(id, k, v))
 	})
 	p.checkNeeds(wf)
@@ -436,6 +446,7 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 			j.Permissions = p.permissions(v)
 		case "needs":
 			j.Needs = p.stringList(v, "needs")
+			j.NeedsPos = p.listPos(v)
 		case "if":
 			j.If = p.ifValue(v)
 			j.IfPos = p.pos(v)
@@ -452,8 +463,7 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 			j.Outputs = p.kvMap(v, "outputs")
 			p.exprsMap(j.Outputs, ctxJobOutputs)
 		case "env":
-			j.Env = p.kvMap(v, "env")
-			p.exprsMap(j.Env, ctxJobEnv)
+			j.Env, j.EnvExpr = p.envMap(v, "env", ctxJobEnv)
 		case "defaults":
 			j.Defaults = p.defaults(v, ctxJobDefaults)
 		case "steps":
@@ -461,6 +471,9 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 		case "timeout-minutes":
 			j.TimeoutMinutes = p.numberOrExpr(v, "timeout-minutes")
 			p.exprs(v, j.TimeoutMinutes, ctxJobTimeout)
+		case "cancel-timeout-minutes":
+			j.CancelTimeout = p.numberOrExpr(v, "cancel-timeout-minutes")
+			p.exprs(v, j.CancelTimeout, ctxJobTimeout)
 		case "strategy":
 			j.Strategy = p.strategy(v)
 		case "continue-on-error":
@@ -496,11 +509,10 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 		return j
 	}
 	if !hasRunsOn {
-		p.errorf(k, "%s has no runs-on; add e.g. `runs-on: ubuntu-latest`", what)
+		p.errorf(n, "Required property is missing: runs-on (%s; add e.g. `runs-on: ubuntu-latest`)", what)
 	}
 	if stepsNode == nil {
-		p.errorf(k, "%s has no steps; add a `steps:` list", what)
-		return j
+		return j // GitHub accepts a job without steps
 	}
 	j.Steps = p.steps(stepsNode, false)
 	return j
@@ -525,7 +537,7 @@ func (p *parser) runsOn(v *yaml.Node) any {
 	case yaml.MappingNode:
 		p.mapping(v, "runs-on", []string{"group", "labels"}, func(key string, k, e *yaml.Node) {
 			if key == "group" {
-				p.scalar(e, "runs-on.group")
+				p.runsOnGroup(e, p.scalar(e, "runs-on.group"))
 			} else {
 				p.stringList(e, "runs-on.labels")
 			}
@@ -561,8 +573,11 @@ func (p *parser) concurrency(v *yaml.Node, ctx *availability) *Concurrency {
 		p.exprs(v, c.Group, ctx)
 		return c
 	}
-	p.mapping(v, "concurrency", []string{"group", "cancel-in-progress"}, func(key string, k, e *yaml.Node) {
+	p.mapping(v, "concurrency", []string{"group", "cancel-in-progress", "queue"}, func(key string, k, e *yaml.Node) {
 		switch key {
+		case "queue":
+			c.Queue = p.scalar(e, "concurrency.queue")
+			p.exprs(e, c.Queue, ctx)
 		case "group":
 			c.Group = p.scalar(e, "concurrency.group")
 			p.exprs(e, c.Group, ctx)
@@ -669,22 +684,36 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 		p.exprs(v, c.Image, ctx)
 		return c
 	}
-	p.mapping(v, what, containerKeys, func(key string, k, e *yaml.Node) {
+	keys := containerKeys
+	if strings.HasPrefix(what, "services.") {
+		keys = serviceKeys
+	}
+	p.mapping(v, what, keys, func(key string, k, e *yaml.Node) {
 		switch key {
 		case "image":
 			c.Image = p.scalar(e, what+".image")
 			p.exprs(e, c.Image, ctx)
+		case "entrypoint":
+			c.Entrypoint = p.scalar(e, what+".entrypoint")
+			p.exprs(e, c.Entrypoint, ctx)
+		case "command":
+			c.Command = p.scalar(e, what+".command")
+			p.exprs(e, c.Command, ctx)
 		case "credentials":
+			if e.Kind == yaml.ScalarNode && isExprOnly(e.Value) {
+				c.CredentialsExpr = e.Value
+				p.exprs(e, e.Value, ctxContainerCredentials)
+				return
+			}
 			c.Credentials = p.kvMap(e, what+".credentials")
 			for _, kv := range c.Credentials {
 				if kv.Key != "username" && kv.Key != "password" {
-					p.errorf(e, "%s.credentials accepts username and password, not %q", what, kv.Key)
+					p.errorf(&yaml.Node{Line: kv.Pos.Line, Column: kv.Pos.Col}, "Unexpected value '%s': %s.credentials accepts username and password", kv.Key, what)
 				}
 			}
 			p.exprsMap(c.Credentials, ctxContainerCredentials)
 		case "env":
-			c.Env = p.kvMap(e, what+".env")
-			p.exprsMap(c.Env, ctxContainerEnv)
+			c.Env, c.EnvExpr = p.envMap(e, what+".env", ctxContainerEnv)
 		case "ports":
 			c.Ports = append(c.Ports, p.stringList(e, what+".ports")...)
 		case "volumes":
@@ -694,8 +723,13 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 			p.exprs(e, c.Options, ctx)
 		}
 	})
+	if v.Kind == yaml.MappingNode && strings.TrimSpace(c.Image) == "" {
+		p.errorf(v, "Container image cannot be empty (%s needs image:)", what)
+	}
 	return c
 }
+
+var serviceKeys = []string{"image", "credentials", "env", "ports", "volumes", "options", "entrypoint", "command"}
 
 var permissionScopes = []string{"actions", "attestations", "checks", "contents", "deployments", "discussions", "id-token",
 	"issues", "models", "packages", "pages", "pull-requests", "repository-projects", "security-events", "statuses"}
@@ -761,11 +795,9 @@ func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 			case "id":
 				s.ID = p.scalar(v, "id")
 				if s.ID != "" {
-					if !jobIDPattern.MatchString(s.ID) {
-						p.errorf(v, "step id %q is invalid: it must start with a letter or _ and contain only letters, digits, - and _", s.ID)
-					}
+					p.checkID(v, s.ID)
 					if ids[strings.ToLower(s.ID)] {
-						p.errorf(v, "step id %q is used twice in this job; step ids must be unique", s.ID)
+						p.errorf(v, "The identifier '%s' may not be used more than once within the same scope.", s.ID)
 					}
 					ids[strings.ToLower(s.ID)] = true
 				}
@@ -788,12 +820,7 @@ func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 				s.With = p.kvMap(v, "with")
 				p.exprsMap(s.With, ctxStep)
 			case "env":
-				if v.Kind == yaml.ScalarNode && isExprOnly(v.Value) {
-					p.errorf(v, "step env must be a mapping; an expression producing a mapping is not supported here")
-					return
-				}
-				s.Env = p.kvMap(v, "env")
-				p.exprsMap(s.Env, ctxStep)
+				s.Env, s.EnvExpr = p.envMap(v, "env", ctxStep)
 			case "continue-on-error":
 				s.ContinueOnError = p.boolOrExpr(v, "continue-on-error")
 				p.exprs(v, s.ContinueOnError, ctxStep)
@@ -845,7 +872,7 @@ func (p *parser) checkNeeds(wf *Workflow) {
 		byID[j.ID] = j
 	}
 	for _, j := range wf.Jobs {
-		for _, n := range j.Needs {
+		for i, n := range j.Needs {
 			if _, ok := byID[n]; !ok {
 				ids := make([]string, 0, len(byID))
 				for id := range byID {
@@ -854,51 +881,11 @@ func (p *parser) checkNeeds(wf *Workflow) {
 				sort.Strings(ids)
 				hint := ""
 				if c := closest(n, ids); c != "" {
-					hint = fmt.Sprintf("; did you mean %q?", c)
+					hint = fmt.Sprintf(" Did you mean '%s'?", c)
 				}
-				p.errs = append(p.errs, &Error{Pos: j.Pos, Msg: fmt.Sprintf("job %q needs unknown job %q%s", j.ID, n, hint)})
+				p.errs = append(p.errs, &Error{Pos: j.needsPos(i), Msg: fmt.Sprintf("Job '%s' depends on unknown job '%s'.%s", j.ID, n, hint)})
 			}
 		}
 	}
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[string]int{}
-	var stack []string
-	reported := false
-	var visit func(id string)
-	visit = func(id string) {
-		color[id] = grey
-		stack = append(stack, id)
-		for _, n := range byID[id].Needs {
-			if _, ok := byID[n]; !ok {
-				continue
-			}
-			switch color[n] {
-			case grey:
-				if !reported {
-					start := 0
-					for i, s := range stack {
-						if s == n {
-							start = i
-						}
-					}
-					cycle := append(append([]string{}, stack[start:]...), n)
-					p.errs = append(p.errs, &Error{Pos: byID[n].Pos, Msg: fmt.Sprintf("dependency cycle between jobs: %s; remove one of these needs", strings.Join(cycle, " -> "))})
-					reported = true
-				}
-			case white:
-				visit(n)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[id] = black
-	}
-	for _, j := range wf.Jobs {
-		if color[j.ID] == white {
-			visit(j.ID)
-		}
-	}
+	p.checkCycles(wf, byID)
 }

@@ -226,7 +226,23 @@ func (p *Protocol) FailOrphan(ctx context.Context, c *forge.Credentials, o forge
 		return fmt.Errorf("in-flight task id %q: %w", o.ServerID, err)
 	}
 	cl := p.client(cr.Address, cr)
-	t := &task{p: p, cl: cl, id: id, cancelled: make(chan struct{}), log: p.opts.Logger.With("task", id)}
+	t := &task{
+		p: p, cl: cl, id: id, log: p.opts.Logger.With("task", id), started: time.Now(),
+		cancelled: make(chan struct{}), sentOutputs: map[string]bool{},
+		kick: make(chan struct{}, 1), stopLoop: make(chan struct{}), loopDone: make(chan struct{}),
+	}
+	close(t.loopDone) // no reporting loop: the task is only closed
+	// Learn how many rows the server has, so the reason follows them.
+	err = p.retry(ctx, "update log", func(ctx context.Context) error {
+		resp, err := cl.UpdateLog(ctx, connect.NewRequest(&runnerv1.UpdateLogRequest{TaskId: id}))
+		if err == nil {
+			t.acked = resp.Msg.AckIndex
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("task %d: %w", id, err)
+	}
 	return t.fail(ctx, reason)
 }
 

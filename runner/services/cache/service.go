@@ -203,10 +203,11 @@ func (s *Service) blob(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if found == nil {
-			blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "the cache entry was evicted"})
+			// Not 404: @actions/cache would save a 404's body as the archive.
+			blob.WriteError(w, &blob.Error{Status: 500, Code: "BlobNotFound", Msg: "the cache entry was evicted or found corrupted"})
 			return
 		}
-		blob.Serve(w, r, s.Store.Path(found), found.Size, found.SHA256)
+		blob.Serve(w, r, s.Store.Path(found), found.Size, found.SHA256, func() { s.Store.Drop(*found) })
 	default:
 		blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "no such blob"})
 	}

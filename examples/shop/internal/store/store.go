@@ -92,14 +92,14 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 			quantity integer NOT NULL CHECK (quantity > 0), total integer NOT NULL, checkout text NOT NULL)`,
 	} {
 		if _, err := c.Query(ctx, q); err != nil {
-			c.Close()
+			_ = c.Close()
 			return nil, fmt.Errorf("create schema: %w", err)
 		}
 	}
 	for _, prod := range Catalogue {
 		if _, err := c.Query(ctx, `INSERT INTO products (id, name, price) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
 			strconv.Itoa(prod.ID), prod.Name, strconv.Itoa(prod.Price)); err != nil {
-			c.Close()
+			_ = c.Close()
 			return nil, fmt.Errorf("seed products: %w", err)
 		}
 	}
