@@ -81,9 +81,9 @@ func TestActCorpus(t *testing.T) {
 	}
 
 	var passed atomic.Int32
-	// Jobs are mostly Docker round trips; six at a time keeps a 2-core
+	// Jobs are mostly Docker round trips; twelve at a time keep a 2-core
 	// machine busy without starving the engine.
-	sem := make(chan struct{}, 6)
+	sem := make(chan struct{}, 12)
 	t.Run("case", func(t *testing.T) {
 		for _, c := range g.Cases {
 			t.Run(c.name(), func(t *testing.T) {
