@@ -55,8 +55,8 @@ func TestExprCommandOnGitHubVectors(t *testing.T) {
 				}
 				code, out, errOut := gantry(t, "expr", "--contexts", cf, "--", c.Expr)
 				var got struct {
-					Kind  string          `json:"kind"`
-					Value json.RawMessage `json:"value"`
+					Kind  string                          `json:"kind"`
+					Value json.RawMessage                 `json:"value"`
 					Error *struct{ Kind, Message string } `json:"error"`
 				}
 				if err := json.Unmarshal([]byte(out), &got); err != nil {
