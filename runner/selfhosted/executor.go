@@ -137,6 +137,10 @@ func (e *Executor) Execute(ctx context.Context, job *forge.Job, rep report.Job) 
 	if actions == nil {
 		actions = action.CacheSource{}
 	}
+	if cs, ok := actions.(action.CacheSource); ok && cs.Mirror == "" && job.ActionsURL != "" {
+		cs.Mirror = job.ActionsURL
+		actions = cs
+	}
 	deps := engine.Deps{
 		Reporter: rep, Masker: masker,
 		Containers: e.Containers, NoContainers: e.NoContainers,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	runnerv1 "code.gitea.io/actions-proto-go/runner/v1"
 
+	"github.com/gantry-ci/gantry/runner/action"
 	"github.com/gantry-ci/gantry/runner/forge"
 	"github.com/gantry-ci/gantry/runner/forge/gitea"
 	"github.com/gantry-ci/gantry/runner/forge/gitea/giteatest"
@@ -178,7 +180,7 @@ func TestHostJobFailingStepAlwaysStepOutputsAndMasks(t *testing.T) {
 	startRunner(t, srv, runnerOpts{})
 	id := srv.AddTask(giteatest.TaskSpec{
 		RunsOn:  []string{"self-hosted"},
-		Secrets: map[string]string{"MY_SECRET": secret, "GITHUB_TOKEN": "gta_tasktoken00000001"},
+		Secrets: map[string]string{"MY_SECRET": secret, "GITHUB_TOKEN": "gta_tasktoken00000001", "KEY": "-----key-first-line-xyz\nsecond-line-of-key-abc"},
 		Vars:    map[string]string{"GREETING": "hi"},
 		Needs:   map[string]*runnerv1.TaskNeed{"prep": {Result: runnerv1.Result_RESULT_SUCCESS, Outputs: map[string]string{"n": "7"}}},
 		Workflow: wf("self-hosted", `    needs: prep
@@ -200,7 +202,11 @@ func TestHostJobFailingStepAlwaysStepOutputsAndMasks(t *testing.T) {
         env:
           S: ${{ secrets.MY_SECRET }}
       - name: fail
-        run: exit 3
+        run: |
+          echo "$K"
+          exit 3
+        env:
+          K: ${{ secrets.KEY }}
       - name: never
         run: echo never-printed
       - name: cleanup
@@ -217,11 +223,14 @@ func TestHostJobFailingStepAlwaysStepOutputsAndMasks(t *testing.T) {
 	if got := stepLog(task, 0); !strings.Contains(got, "hi *** from linux after 7, token ***") {
 		t.Errorf("step 0 log %q", got)
 	}
+	if got := stepLog(task, 2); strings.Count(got, "***") < 2 {
+		t.Errorf("step 2 should print both lines of the key masked: %q", got)
+	}
 	if got := stepLog(task, 4); !strings.Contains(got, "cleanup ***") {
 		t.Errorf("step 4 log %q", got)
 	}
 	for i, row := range task.Log {
-		for _, s := range []string{secret, "gta_tasktoken00000001", "runtime.00000001.jwt"} {
+		for _, s := range []string{secret, "gta_tasktoken00000001", "runtime.00000001.jwt", "key-first-line-xyz", "second-line-of-key-abc"} {
 			if strings.Contains(row, s) {
 				t.Errorf("row %d leaks %q: %q", i, s, row)
 			}
@@ -433,9 +442,13 @@ func TestWrongTokens(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "token") {
 		t.Errorf("register with a wrong token: %v", err)
 	}
-	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL, Token: "good", Name: "x", Labels: []string{"self-hosted"}})
+	// A repository URL pasted instead of the instance's finds the instance.
+	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL + "/owner/repo/", Token: "good", Name: "x", Labels: []string{"self-hosted"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(creds.Data), `"address":"`+srv.URL+`"`) {
+		t.Errorf("credentials %s", creds.Data)
 	}
 	bad := *creds
 	bad.Data = []byte(strings.Replace(string(creds.Data), `"token":"`, `"token":"x`, 1))
@@ -621,5 +634,46 @@ func TestLongLogInBatches(t *testing.T) {
 	}
 	if task.Log[len(task.Log)-1] != "Job succeeded" {
 		t.Errorf("last row %q", task.Log[len(task.Log)-1])
+	}
+}
+
+// TestActionsFromTheInstanceDefaultURL: an action missing from the cache is
+// cloned from the URL the task's gitea_default_actions_url names (here a
+// local folder of bare repositories standing in for the instance).
+func TestActionsFromTheInstanceDefaultURL(t *testing.T) {
+	mirror := t.TempDir()
+	src := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	actionYML := "name: hello\ninputs:\n  who: {required: true}\nruns:\n  using: composite\n  steps:\n    - run: echo \"hello from the instance, ${{ inputs.who }}\"\n      shell: bash\n"
+	if err := os.WriteFile(filepath.Join(src, "action.yml"), []byte(actionYML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(src, "init", "-q")
+	git(src, "add", ".")
+	git(src, "commit", "-qm", "action")
+	git(src, "tag", "v1")
+	if err := os.MkdirAll(filepath.Join(mirror, "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git(mirror, "clone", "-q", "--bare", src, filepath.Join(mirror, "acme", "hello.git"))
+
+	srv := giteatest.New(t)
+	labels, _ := selfhosted.ParseLabels([]string{"self-hosted:host"})
+	startRunner(t, srv, runnerOpts{labels: []string{"self-hosted:host"}, exec: &selfhosted.Executor{
+		Labels: labels, WorkRoot: t.TempDir(), Actions: action.CacheSource{CacheDir: t.TempDir()},
+	}})
+	id := srv.AddTask(giteatest.TaskSpec{RunsOn: []string{"self-hosted"}, Context: map[string]any{"gitea_default_actions_url": mirror},
+		Workflow: wf("self-hosted", "    steps:\n      - uses: acme/hello@v1\n        with:\n          who: gitea\n")})
+	task := waitDone(t, srv, id, 30*time.Second)
+	if task.Result != runnerv1.Result_RESULT_SUCCESS || !strings.Contains(logText(task), "hello from the instance, gitea") {
+		t.Errorf("%v\n%s", task.Result, logText(task))
 	}
 }

@@ -98,6 +98,7 @@ func toJob(t *runnerv1.Task, pj *payloadJob) *forge.Job {
 		Inputs:   map[string]any{},
 	}
 	job.WorkflowPath = workflowPath(str("workflow"))
+	job.ActionsURL = strings.TrimSuffix(str("gitea_default_actions_url"), "/")
 	if ev, ok := gh["event"].(map[string]any); ok {
 		job.Payload = ev
 		if in, ok := ev["inputs"].(map[string]any); ok {

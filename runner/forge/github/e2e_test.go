@@ -361,6 +361,22 @@ func TestServerErrorsAndDrops(t *testing.T) {
 	}
 }
 
+// GitHub's own event names ("dynamic") that a workflow cannot declare
+// still run, with github.event_name as the server says.
+func TestDynamicEvent(t *testing.T) {
+	srv := githubtest.New(t, githubtest.Options{Broker: true})
+	p := protocol()
+	start(t, p, registerToken(t, srv, p, "dyn-runner", false), false)
+	j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", Event: "dynamic", YAML: "steps:\n  - run: echo \"event=${{ github.event_name }}\"\n"}), 30*time.Second)
+	live := ""
+	for _, l := range j.Feed {
+		live += strings.Join(l, "\n")
+	}
+	if j.Completions[0].Conclusion != "succeeded" || !strings.Contains(live, "event=dynamic") {
+		t.Errorf("conclusion %q, feed %q", j.Completions[0].Conclusion, live)
+	}
+}
+
 func TestWrongRegistrationToken(t *testing.T) {
 	srv := githubtest.New(t, githubtest.Options{})
 	_, err := protocol().Register(context.Background(), forge.Registration{URL: srv.RepoURL(), Token: "AREGwrong", Name: "x"})
@@ -591,5 +607,19 @@ func TestSessionExpiredAndConflict(t *testing.T) {
 				t.Errorf("conclusion %q, sessions %d", j.Completions[0].Conclusion, srv.Sessions())
 			}
 		})
+	}
+}
+
+// When the Actions service refuses every timeline and log call, the
+// reports are given up and the job is still completed with its steps.
+func TestReportsGivenUpJobCompleted(t *testing.T) {
+	defer github.SetFlushLimit(300 * time.Millisecond)()
+	srv := githubtest.New(t, githubtest.Options{Broker: true})
+	p := protocol()
+	start(t, p, registerToken(t, srv, p, "down-runner", false), false)
+	srv.Fail("", "/_apis/distributedtask/hubs/", http.StatusServiceUnavailable, 1<<30)
+	j := srv.Wait(srv.Queue(githubtest.JobSpec{Name: "j", YAML: "steps:\n  - run: echo one\n  - run: echo two\n"}), 60*time.Second)
+	if len(j.Completions) != 1 || j.Completions[0].Conclusion != "succeeded" || len(j.Completions[0].StepResults) < 2 {
+		t.Errorf("completions %+v", j.Completions)
 	}
 }

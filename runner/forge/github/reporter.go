@@ -27,6 +27,8 @@ type reporter struct {
 	wake    chan struct{}
 	closed  bool
 	stopped chan struct{}
+	ctx     context.Context // the sender's; cancelled when close gives up
+	abandon context.CancelFunc
 
 	job   *timelineRecord
 	order int
@@ -47,6 +49,7 @@ type stepLog struct {
 
 func newReporter(a *assignment) *reporter {
 	r := &reporter{a: a, res: newResults(a), wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
+	r.ctx, r.abandon = context.WithCancel(context.Background())
 	r.job = &timelineRecord{ID: a.msg.JobID, Type: "Job", Name: a.msg.JobDisplayName, State: "Pending"}
 	return r
 }
@@ -70,7 +73,7 @@ func (r *reporter) push(op func(context.Context) error) {
 
 func (r *reporter) send() {
 	defer close(r.stopped)
-	ctx := context.Background()
+	ctx := r.ctx
 	for {
 		r.mu.Lock()
 		if len(r.ops) == 0 {
@@ -85,6 +88,9 @@ func (r *reporter) send() {
 		op := r.ops[0]
 		r.ops = r.ops[1:]
 		r.mu.Unlock()
+		if ctx.Err() != nil {
+			continue // given up: drain without sending
+		}
 		if err := retry(ctx, 5, func() error { return op(ctx) }); err != nil {
 			r.a.s.p.logf("job %s: report to the server: %v", r.a.msg.JobID, err)
 		}
@@ -111,7 +117,12 @@ func (r *reporter) tick() {
 	}
 }
 
-// close flushes everything queued and waits for it (bounded by ctx).
+// flushLimit bounds how long a finished job's reports may take to go out
+// when the server is slow or gone; the job's completion comes after.
+var flushLimit = 2 * time.Minute
+
+// close flushes everything queued and waits for it (bounded by ctx and
+// flushLimit; what is left then is dropped).
 func (r *reporter) close(ctx context.Context) {
 	r.mu.Lock()
 	if !r.closed {
@@ -137,10 +148,18 @@ func (r *reporter) close(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
+	t := time.NewTimer(flushLimit)
+	defer t.Stop()
 	select {
 	case <-r.stopped:
+		r.abandon()
+		return
 	case <-ctx.Done():
+	case <-t.C:
 	}
+	r.a.s.p.logf("job %s: the server did not take the job's reports in time; dropping the rest", r.a.msg.JobID)
+	r.abandon()
+	<-r.stopped
 }
 
 func (r *reporter) plan() (string, string, string, string) {

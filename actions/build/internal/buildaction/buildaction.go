@@ -51,6 +51,7 @@ type config struct {
 	regPass    string
 	buildArgs  []string
 	source     string
+	platforms  []image.Platform
 }
 
 func inputs(k *actionkit.Kit) *config {
@@ -80,6 +81,14 @@ func inputs(k *actionkit.Kit) *config {
 		source:      k.String("source-url", ""),
 	}
 	k.Mask(c.regPass)
+	for _, p := range k.List("image-platforms") {
+		pl, err := image.ParsePlatform(p)
+		if err != nil {
+			k.Invalid("image-platforms", "%v", err)
+			continue
+		}
+		c.platforms = append(c.platforms, pl)
+	}
 	if len(c.targets) == 0 {
 		c.targets = []string{"linux/amd64"}
 	}
@@ -461,6 +470,9 @@ func buildImage(ctx context.Context, k *actionkit.Kit, c *config, created time.T
 		}
 		args[key] = v
 	}
+	if len(c.platforms) > 0 {
+		return buildPlatforms(ctx, k, c, ctxDir, tags, labels, args)
+	}
 	var res *image.Result
 	err := k.Group("image "+tags[0], func() error {
 		var err error
@@ -536,4 +548,36 @@ func moveFile(from, to string) error {
 		return fmt.Errorf("move %s: %w", from, err)
 	}
 	return os.Remove(from)
+}
+
+// buildPlatforms builds one image per platform and, when pushing, an index
+// of them: the digest output is the index's, what a multi-arch reference
+// (docker://image@sha256:...) pins.
+func buildPlatforms(ctx context.Context, k *actionkit.Kit, c *config, ctxDir string, tags []string, labels, args map[string]string) error {
+	var names []string
+	for _, p := range c.platforms {
+		names = append(names, p.String())
+	}
+	var res *image.MultiResult
+	err := k.Group(fmt.Sprintf("image %s for %s", tags[0], strings.Join(names, ", ")), func() error {
+		var err error
+		res, err = image.BuildPlatforms(ctx, image.Spec{Context: ctxDir, Dockerfile: c.dockerfile, Tags: tags, Labels: labels,
+			BuildArgs: args, Push: c.push, Username: c.regUser, Password: c.regPass, Log: io.Discard}, c.platforms)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	k.SetOutput("image", tags[0])
+	var rows [][]string
+	for _, p := range names {
+		rows = append(rows, []string{p, res.Platforms[p]})
+	}
+	what := "built"
+	if res.Digest != "" {
+		k.SetOutput("digest", res.Digest)
+		what = "pushed as the index " + res.Digest
+	}
+	k.Summary(fmt.Sprintf("\n🐳 Image `%s` %s\n\n", strings.Join(tags, "`, `"), what) + actionkit.Table([]string{"platform", "image"}, rows))
+	return nil
 }

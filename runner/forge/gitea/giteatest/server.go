@@ -145,7 +145,7 @@ func (s *Server) AddTask(spec TaskSpec) int64 {
 		"server_url": s.URL, "api_url": s.URL + "/api/v1", "actor": "owner",
 		"workflow": "ci.yml", "token": fmt.Sprintf("gta_tasktoken%08d", s.nextID),
 		"gitea_runtime_token":       fmt.Sprintf("runtime.%08d.jwt", s.nextID),
-		"gitea_default_actions_url": "https://gitea.com",
+		"gitea_default_actions_url": s.URL, // answers 404 to a clone: no test reaches out
 	}
 	for k, v := range spec.Context {
 		ctx[k] = v
