@@ -11,7 +11,7 @@ flock 9
 
 log() { echo "setup: $*"; }
 
-packages=(docker.io debootstrap busybox-static git ca-certificates curl nodejs python3 docker-registry haproxy nginx-light prometheus prometheus-pushgateway postgresql)
+packages=(docker.io debootstrap busybox-static git ca-certificates curl nodejs npm python3 docker-registry haproxy nginx-light prometheus prometheus-pushgateway postgresql)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

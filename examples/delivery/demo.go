@@ -142,6 +142,7 @@ func (s *Stack) Command(t Tuning, version, failRate, strategy string) string {
 			fmt.Fprintf(&b, " --var %s=%s", k, vars[k])
 		}
 	}
+	b.WriteString(" -s GRAFANA_TOKEN")
 	fmt.Fprintf(&b, " --input version=%s --input fail-rate=%s --input strategy=%s", version, failRate, strategy)
 	return b.String()
 }

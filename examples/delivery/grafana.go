@@ -22,12 +22,18 @@ type Annotation struct {
 // Grafana, keeping the annotations in memory. Grafana itself cannot run on
 // this machine; a real one at the same URL gets the same requests.
 type grafanaAPI struct {
-	mu   sync.Mutex
-	list []Annotation
+	token string // the service account token requests must carry
+	mu    sync.Mutex
+	list  []Annotation
 }
 
 func (g *grafanaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path != "/api/health" && r.Header.Get("Authorization") != "Bearer "+g.token {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"message":"Unauthorized"}`))
+		return
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {

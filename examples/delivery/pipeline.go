@@ -150,7 +150,7 @@ func (s *Stack) Run(ctx context.Context, rel Release, t Tuning, log io.Writer) (
 	start := time.Now()
 	res, err := scheduler.Run(ctx, wf, scheduler.Options{
 		RepoDir: ws, Bind: true, EventName: "workflow_dispatch", Payload: payload, Inputs: inputs,
-		Vars: s.Vars(t), Out: w, WorkRoot: filepath.Join(s.Dir, "runs"), SummaryDir: filepath.Join(ws, ".gantry", "summaries"),
+		Vars: s.Vars(t), Secrets: map[string]string{"GRAFANA_TOKEN": s.GrafanaToken}, Out: w, WorkRoot: filepath.Join(s.Dir, "runs"), SummaryDir: filepath.Join(ws, ".gantry", "summaries"),
 		Network: "host", Containers: dockerbackend.New(s.engine),
 		ActionBuildArgs: map[string]string{"GO_IMAGE": t.GoImage, "RUNTIME_IMAGE": t.GoImage, "PREBUILT": "1"},
 	})

@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -41,8 +43,10 @@ type Stack struct {
 	Pushgateway string
 	Registry    string // 127.0.0.1:PORT
 	Grafana     string
-	Stable      string // host:port of the stable shop process
-	StableVer   string
+	// GrafanaToken is the secret the pipeline's Grafana records need.
+	GrafanaToken string
+	Stable       string // host:port of the stable shop process
+	StableVer    string
 
 	engine  *container.Engine
 	procs   []*exec.Cmd
@@ -278,7 +282,12 @@ func (s *Stack) startGrafana(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.grafana = &grafanaAPI{}
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return err
+	}
+	s.GrafanaToken = hex.EncodeToString(tok)
+	s.grafana = &grafanaAPI{token: s.GrafanaToken}
 	srv := &http.Server{Handler: s.grafana, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	s.servers = append(s.servers, srv)

@@ -184,6 +184,13 @@ running (it died) are reported failed at start, never run again.`,
 			}
 			stop, cancel := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer cancel()
+			go func() {
+				// After the first signal the default handling comes back:
+				// a second one ends the process at once (its running jobs
+				// are then reported failed at the next start).
+				<-stop.Done()
+				cancel()
+			}()
 
 			if metricsAddr != "" {
 				ln, err := net.Listen("tcp", metricsAddr)

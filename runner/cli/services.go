@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
 	"github.com/gantry-ci/gantry/internal/container"
 	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/services"
@@ -97,16 +96,9 @@ func bridgeAddress(ctx context.Context) string {
 		return ""
 	}
 	defer e.Close()
-	nw, err := e.Client().NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	subnets, err := e.BridgeSubnets(ctx)
 	if err != nil {
 		return ""
-	}
-	var subnets []string
-	for _, c := range nw.IPAM.Config {
-		if c.Gateway != "" {
-			subnets = append(subnets, c.Gateway+"/32")
-		}
-		subnets = append(subnets, c.Subnet)
 	}
 	return services.LocalAddressIn(subnets)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gantry-ci/gantry/internal/expr"
 	"github.com/gantry-ci/gantry/runner/evaluate"
 	"github.com/gantry-ci/gantry/runner/jobenv"
+	"github.com/gantry-ci/gantry/runner/toolcache"
 	"github.com/gantry-ci/gantry/runner/workflow"
 	"github.com/gantry-ci/gantry/runner/workspace"
 )
@@ -73,6 +74,11 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			{Source: j.toolCache, Target: ctrToolCache},
 			{Source: j.home, Target: ctrHome},
 			{Source: workflowDir, Target: ctrWorkflow},
+		}
+		// Tools the cache links to (a seeded pyenv Python) are mounted where
+		// the links point, read-only, so they resolve inside the container.
+		for _, root := range toolcache.LinkedRoots(j.toolCache) {
+			spec.Mounts = append(spec.Mounts, jobenv.Mount{Source: root, Target: root, ReadOnly: true})
 		}
 		// The workspace gets its own mount where GitHub's layout has it: a
 		// bound repository lives elsewhere, and a copy-on-write workspace is

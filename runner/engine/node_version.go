@@ -85,8 +85,9 @@ var setupTools = map[string]string{"setup-go": "go", "setup-node": "node", "setu
 // toolCacheHint adds to a failed setup action's error what the tool cache
 // has and how to add a version: offline, a version it lacks is the usual
 // reason (the action's own message is about its download).
-func (j *jobRun) toolCacheHint(la *loadedAction, err error) error {
-	tool, ok := setupTools[strings.ToLower(la.ref.Repo)]
+func (j *jobRun) toolCacheHint(la *loadedAction, inputs map[string]string, err error) error {
+	repo := strings.ToLower(la.ref.Repo)
+	tool, ok := setupTools[repo]
 	if !ok || !strings.EqualFold(la.ref.Owner, "actions") || j.toolCache == "" {
 		return err
 	}
@@ -103,6 +104,10 @@ func (j *jobRun) toolCacheHint(la *loadedAction, err error) error {
 	if len(have) > 0 {
 		has = tool + " " + strings.Join(have, ", ")
 	}
+	want := "VERSION"
+	if v := strings.TrimSpace(inputs[strings.TrimPrefix(repo, "setup-")+"-version"]); v != "" {
+		want = v // go-version, node-version, python-version
+	}
 	return fmt.Errorf("%w; the tool cache %s has %s: without a network, ask for one of those or add the version with `%s`",
-		err, c.Dir, has, toolcache.AddCommand(tool, "VERSION"))
+		err, c.Dir, has, toolcache.AddCommand(tool, want))
 }

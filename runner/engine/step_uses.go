@@ -196,21 +196,27 @@ func (j *jobRun) stageAction(ref action.Ref, dir string) (string, error) {
 		}
 		return s
 	}
-	parts := []string{j.base, "work", "_actions", segment(ref.Owner), segment(ref.Repo), segment(ref.Version)}
+	// The whole repository is staged: an action in a sub-folder may use
+	// files beside it (actions/cache/restore runs ../dist/restore-only).
+	repoDir := dir
+	var sub []string
 	if ref.SubPath != "" {
-		for _, p := range strings.Split(ref.SubPath, "/") {
-			parts = append(parts, segment(p))
+		sub = strings.Split(ref.SubPath, "/")
+		for range sub {
+			repoDir = filepath.Dir(repoDir)
 		}
 	}
-	staged := filepath.Join(parts...)
-	if _, err := os.Stat(filepath.Join(staged, ".gantry-staged")); err == nil {
-		return staged, nil
+	staged := filepath.Join(j.base, "work", "_actions", segment(ref.Owner), segment(ref.Repo), segment(ref.Version))
+	if _, err := os.Stat(filepath.Join(staged, ".gantry-staged")); err != nil {
+		if err := workspace.CopyTree(repoDir, staged); err != nil {
+			return "", fmt.Errorf("stage action %s/%s@%s for the job container: %w", ref.Owner, ref.Repo, ref.Version, err)
+		}
+		if err := os.WriteFile(filepath.Join(staged, ".gantry-staged"), nil, 0o644); err != nil {
+			return "", err
+		}
 	}
-	if err := workspace.CopyTree(dir, staged); err != nil {
-		return "", fmt.Errorf("stage action %s/%s@%s for the job container: %w", ref.Owner, ref.Repo, ref.Version, err)
-	}
-	if err := os.WriteFile(filepath.Join(staged, ".gantry-staged"), nil, 0o644); err != nil {
-		return "", err
+	if len(sub) > 0 {
+		staged = filepath.Join(append([]string{staged}, sub...)...)
 	}
 	return staged, nil
 }

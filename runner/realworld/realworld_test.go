@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -152,4 +153,38 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestGitHubsOwnActions runs GitHub's published setup-go, setup-node,
+// setup-python and cache actions, from the action cache, on the host and in
+// a job container, against gantry's tool cache and cache service.
+func TestGitHubsOwnActions(t *testing.T) {
+	cache := os.Getenv("GANTRY_TEST_ACTION_CACHE")
+	if cache == "" {
+		cache = action.DefaultCacheDir()
+	}
+	for _, a := range []string{"actions/setup-go/v5", "actions/setup-node/v4", "actions/setup-python/v5", "actions/cache/v4"} {
+		if _, err := os.Stat(filepath.Join(cache, a, "action.yml")); err != nil {
+			t.Skipf("the action cache %s lacks %s: fill it with `gantry actions fetch` where there is network", cache, a)
+		}
+	}
+	checkTools(t, []string{"node/20", "Python/3.11"})
+	repo := t.TempDir()
+	ver := strings.TrimPrefix(runtime.Version(), "go")
+	if err := os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/own\n\ngo "+ver+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "-C", repo, "-W", filepath.Join(mustAbs(t, "testdata"), "ownactions", "actions.yml"),
+		"--action-cache", cache, "--workdir", t.TempDir(), "-P", "host-label=host"}
+	var out, errOut bytes.Buffer
+	code := cli.Main(context.Background(), args, cli.IO{Out: &out, Err: &errOut})
+	got := results(out.String())
+	for _, job := range []string{"save (host-label)", "save (ubuntu-latest)", "restore (host-label)", "restore (ubuntu-latest)"} {
+		if got[job] != "success" {
+			t.Errorf("job %q: %q, want success", job, got[job])
+		}
+	}
+	if t.Failed() {
+		t.Logf("exit %d\n%s\n%s", code, tail(out.String(), 120), errOut.String())
+	}
 }

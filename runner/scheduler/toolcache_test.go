@@ -43,7 +43,7 @@ func TestFailedSetupActionSaysWhatTheToolCacheHas(t *testing.T) {
 	for _, want := range []string{
 		"Unable to download 1.13 (" + cache + ")",
 		"the tool cache " + cache + " has go 1.26.8",
-		"`gantry tools add go VERSION`",
+		"`gantry tools add go 1.13`",
 	} {
 		if !strings.Contains(o.out, want) {
 			t.Errorf("output lacks %q:\n%s", want, o.out)

@@ -2,6 +2,7 @@ package services_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,7 +37,9 @@ func randomFile(t *testing.T, f *fixture, rel string, n int) {
 
 func TestCacheBadKeys(t *testing.T) {
 	t.Parallel()
-	f := start(t, services.Config{})
+	var mu sync.Mutex
+	var logged []string
+	f := start(t, services.Config{Log: func(m string) { mu.Lock(); logged = append(logged, m); mu.Unlock() }})
 	f.write("d/x", "x")
 	for _, key := range []string{"../../escape", "/etc/passwd", `C:\evil`, "a/../../b"} {
 		// v1 passes the service's reason to the step; v2's client replaces
@@ -47,6 +50,11 @@ func TestCacheBadKeys(t *testing.T) {
 		if res, _, out := f.node(nil, "save", jsonList("d"), key); res != "-1" {
 			t.Errorf("v2 save with key %q: %q\n%s", key, res, out)
 		}
+		mu.Lock()
+		if len(logged) == 0 || !strings.Contains(logged[len(logged)-1], fmt.Sprintf("%q", key)) {
+			t.Errorf("gantry did not say why key %q was refused: %q", key, logged)
+		}
+		mu.Unlock()
 		if res, _, out := f.node(nil, "restore", jsonList("d"), key); res != "null" || !strings.Contains(out, "cache key") || !strings.Contains(out, "(400)") {
 			t.Errorf("restore with key %q: %q\n%s", key, res, out)
 		}

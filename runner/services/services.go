@@ -111,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Services, error) {
 	s := &Services{Token: token, Cache: store, done: make(chan struct{})}
 	s.Artifacts = &artifact.Service{Auth: is, Dir: cfg.ArtifactDir, RunBackendID: runBackend, MaxBytes: cfg.ArtifactMaxBytes}
 	mux := http.NewServeMux()
-	(&cache.Service{Store: store, Auth: is, Repo: cfg.Repo, Scopes: dedupe(cfg.Scopes)}).Register(mux)
+	(&cache.Service{Store: store, Auth: is, Repo: cfg.Repo, Scopes: dedupe(cfg.Scopes), Log: cfg.Log}).Register(mux)
 	s.Artifacts.Register(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 

@@ -202,6 +202,10 @@ func ParseOn(file string, node *yaml.Node) (*On, []error) {
 		return on, p.errs
 	}
 	add := func(n *yaml.Node, name string) *Filter {
+		if strings.Contains(name, "${{") {
+			p.errorf(n, "A template expression is not allowed in this context")
+			return nil
+		}
 		if _, ok := activityTypes[name]; !ok {
 			names := make([]string, 0, len(activityTypes))
 			for k := range activityTypes {
@@ -281,7 +285,7 @@ func (p *parser) filter(event string, f *Filter, v *yaml.Node) {
 					f.Crons = append(f.Crons, c.Value)
 				case "timezone":
 				default:
-					p.errorf(k, "unknown key %q in schedule entry (expected cron)", k.Value)
+					p.errorf(k, "Unexpected value '%s': unknown key in schedule entry (expected cron)", k.Value)
 				}
 			}
 		}
@@ -427,7 +431,7 @@ func (p *parser) inputs(n *yaml.Node, event string) []*Input {
 					allowed = []string{"string", "boolean", "number"}
 				}
 				if !contains(allowed, iv.Value) {
-					p.errorf(iv, "input %q: type must be one of %s, not %q", in.Name, strings.Join(allowed, ", "), iv.Value)
+					p.errorf(iv, "Unexpected value '%s': input %q: type must be one of %s", iv.Value, in.Name, strings.Join(allowed, ", "))
 				}
 			case "options":
 				in.Options = p.strings(iv, "options")
@@ -436,11 +440,11 @@ func (p *parser) inputs(n *yaml.Node, event string) []*Input {
 					p.errorf(ik, "Unexpected value 'deprecationMessage': only workflow_dispatch inputs take deprecationMessage")
 				}
 			default:
-				p.errorf(ik, "unknown key %q in input %q (expected description, required, default, type, options)", ik.Value, in.Name)
+				p.errorf(ik, "Unexpected value '%s': unknown key in input %q (expected description, required, default, type, options)", ik.Value, in.Name)
 			}
 		}
 		if event == "workflow_call" && !typeSet {
-			p.errorf(k, "workflow_call input %q needs a type: string, boolean or number", in.Name)
+			p.errorf(v, "Required property is missing: type (workflow_call input %q needs a type: string, boolean or number)", in.Name)
 		}
 		if in.Type == "choice" {
 			if len(in.Options) == 0 {
@@ -475,11 +479,11 @@ func (p *parser) outputs(n *yaml.Node) []*Output {
 				o.Value, o.Node = v.Content[j+1].Value, v.Content[j+1]
 			case "description":
 			default:
-				p.errorf(v.Content[j], "unknown key %q in workflow_call output %q (expected description, value)", v.Content[j].Value, o.Name)
+				p.errorf(v.Content[j], "Unexpected value '%s': unknown key in workflow_call output %q (expected description, value)", v.Content[j].Value, o.Name)
 			}
 		}
 		if o.Node == nil {
-			p.errorf(k, "workflow_call output %q needs a value:", o.Name)
+			p.errorf(v, "Required property is missing: value (workflow_call output %q needs a value:)", o.Name)
 		}
 		out = append(out, o)
 	}
@@ -514,7 +518,7 @@ func (p *parser) secrets(n *yaml.Node, f *Filter) {
 				}
 				sec.Required = sv.Value == "true"
 			default:
-				p.errorf(sk, "unknown key %q in workflow_call secret %q (expected description, required)", sk.Value, sec.Name)
+				p.errorf(sk, "Unexpected value '%s': unknown key in workflow_call secret %q (expected description, required)", sk.Value, sec.Name)
 			}
 		}
 	}

@@ -66,7 +66,7 @@ func (p *parser) exprs(n *yaml.Node, value string, a *availability) {
 	if !strings.Contains(value, "${{") {
 		return
 	}
-	if p.exprTooLong(n, value) {
+	if p.exprTooLong(n, value) || p.embeddedDirective(n, value) {
 		return
 	}
 	if _, err := expr.ParseTemplateWith(value, a.contexts, a.allowedFuncs()); err != nil {

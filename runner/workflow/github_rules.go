@@ -112,6 +112,9 @@ var idPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 // checkID applies GitHub's rules for job and step ids.
 func (p *parser) checkID(n *yaml.Node, id string) {
 	switch {
+	case id == "":
+		p.errorf(n, "Unexpected value '': an id cannot be empty")
+	case p.noExpr(n, id):
 	case !idPattern.MatchString(id) || len(id) >= 100:
 		p.errorf(n, "The identifier '%s' is invalid. IDs may only contain alphanumeric characters, '_', and '-'. IDs must start with a letter or '_' and and must be less than 100 characters.", id)
 	case strings.HasPrefix(id, "__"):
@@ -256,3 +259,52 @@ func (p *parser) exprTooLong(n *yaml.Node, value string) bool {
 
 // maxExprValue is GitHub's limit on a value holding expressions.
 const maxExprValue = 21000
+
+// notExpected is GitHub's text for a value of the wrong shape.
+func notExpected(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "A mapping was not expected"
+	case yaml.SequenceNode:
+		return "A sequence was not expected"
+	}
+	return fmt.Sprintf("Unexpected value '%s'", n.Value)
+}
+
+// missingStepKind is GitHub's text for a step without run: or uses:, which
+// depends on the keys it has.
+func missingStepKind(step *yaml.Node) string {
+	has := map[string]bool{}
+	for i := 0; i+1 < len(step.Content); i += 2 {
+		has[step.Content[i].Value] = true
+	}
+	switch {
+	case has["shell"] || has["working-directory"]:
+		return "Required property is missing: run"
+	case has["with"]:
+		return "Required property is missing: uses"
+	}
+	return "There's not enough info to determine what you meant. Add one of these properties: parallel, run, shell, uses, with, working-directory"
+}
+
+// noExpr reports an expression where GitHub allows none (the workflow's
+// name, mapping keys such as job ids and events).
+func (p *parser) noExpr(n *yaml.Node, value string) bool {
+	if strings.Contains(value, "${{") {
+		p.errorf(n, "A template expression is not allowed in this context")
+		return true
+	}
+	return false
+}
+
+var insertDirective = regexp.MustCompile(`\$\{\{\s*insert\s*\}\}`)
+
+// embeddedDirective reports ${{ insert }} inside a longer string: GitHub
+// allows its directives only as a whole value (a mapping key).
+func (p *parser) embeddedDirective(n *yaml.Node, value string) bool {
+	if !insertDirective.MatchString(value) || strings.TrimSpace(insertDirective.ReplaceAllString(value, "")) == "" {
+		return false
+	}
+	p.errorf(n, "The directive 'insert' is not allowed in this context. Directives are not supported for expressions that are embedded within a string. Directives are only supported when the entire value is an expression.")
+	return true
+}

@@ -141,6 +141,9 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key 
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		key := k.Value
+		if k.Tag == "!!null" {
+			key = ""
+		}
 		if seen[key] {
 			p.errorf(k, "'%s' is already defined in %s; remove one", key, what)
 			continue
@@ -189,7 +192,7 @@ func kindName(n *yaml.Node) string {
 // scalar returns a scalar's text, reporting anything else.
 func (p *parser) scalar(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode {
-		p.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		p.errorf(n, "%s: %s must be a string, not %s", notExpected(n), what, kindName(n))
 		return ""
 	}
 	if n.Tag == "!!null" {
@@ -328,6 +331,7 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		switch key {
 		case "name":
 			wf.Name = p.scalar(v, "name")
+			p.noExpr(v, wf.Name)
 		case "description":
 			wf.Description = p.scalar(v, "description")
 		case "run-name":
@@ -392,18 +396,21 @@ func (p *parser) wrapTriggerError(on *yaml.Node, err error) *Error {
 }
 
 var jobKeys = []string{"name", "permissions", "needs", "if", "runs-on", "snapshot", "environment", "concurrency", "outputs",
-	"env", "defaults", "steps", "timeout-minutes", "cancel-timeout-minutes", "strategy", "continue-on-error", "container", "services", "uses", "with", "secrets"}
+	"env", "defaults", "steps", "timeout-minutes", "cancel-timeout-minutes", "strategy", "continue-on-error", "container", "services"}
 
 var callJobKeys = []string{"name", "uses", "with", "secrets", "needs", "if", "permissions", "concurrency", "strategy"}
 
 func (p *parser) jobs(n *yaml.Node, wf *Workflow) {
 	n = resolveAlias(n)
+	if n.Kind == yaml.ScalarNode && p.noExpr(n, n.Value) {
+		return
+	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "jobs must be a mapping of job ids to jobs, not %s", kindName(n))
+		p.errorf(n, "%s: jobs must be a mapping of job ids to jobs, not %s", notExpected(n), kindName(n))
 		return
 	}
 	if len(n.Content) == 0 {
-		p.errorf(n, "jobs is empty; add at least one job")
+		p.errorf(n, "The workflow must contain at least one job with no dependencies. (jobs is empty; add a job)")
 		return
 	}
 	seen := map[string]bool{}
@@ -425,10 +432,13 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 		p.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
 		return j
 	}
+	// Like GitHub, the first of uses: or runs-on:/steps: decides whether
+	// this calls a reusable workflow; the other keys are then unexpected.
 	isCall := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "uses" {
-			isCall = true
+		if k := n.Content[i].Value; k == "uses" || k == "runs-on" || k == "steps" {
+			isCall = k == "uses"
+			break
 		}
 	}
 	keys := jobKeys
@@ -553,7 +563,12 @@ func (p *parser) environment(v *yaml.Node) any {
 		p.exprs(v, v.Value, ctxJobEnvironment)
 		return v.Value
 	}
+	hasName := false
 	p.mapping(v, "environment", []string{"name", "url", "deployment"}, func(key string, k, e *yaml.Node) {
+		switch key {
+		case "name":
+			hasName = true
+		}
 		switch key {
 		case "name":
 			p.exprs(e, p.scalar(e, "environment.name"), ctxJobEnvironment)
@@ -563,6 +578,9 @@ func (p *parser) environment(v *yaml.Node) any {
 			p.boolOrExpr(e, "environment.deployment")
 		}
 	})
+	if v.Kind == yaml.MappingNode && !hasName {
+		p.errorf(v, "Required property is missing: name (environment needs a name)")
+	}
 	return ToValue(v)
 }
 
@@ -587,7 +605,7 @@ func (p *parser) concurrency(v *yaml.Node, ctx *availability) *Concurrency {
 		}
 	})
 	if c.Group == "" {
-		p.errorf(v, "concurrency needs a group name")
+		p.errorf(v, "Required property is missing: group (concurrency needs a group name)")
 	}
 	return c
 }
@@ -661,7 +679,7 @@ func (p *parser) matrix(n *yaml.Node) {
 			switch v.Kind {
 			case yaml.SequenceNode:
 				if len(v.Content) == 0 {
-					p.errorf(v, "matrix value %q is an empty list; a matrix dimension needs at least one value", key)
+					p.errorf(v, "Matrix vector '%s' does not contain any values; a matrix dimension needs at least one value", key)
 				}
 			case yaml.ScalarNode:
 				if !isExprOnly(v.Value) {
@@ -684,6 +702,7 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 		p.exprs(v, c.Image, ctx)
 		return c
 	}
+	hasImage := false
 	keys := containerKeys
 	if strings.HasPrefix(what, "services.") {
 		keys = serviceKeys
@@ -691,6 +710,10 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 	p.mapping(v, what, keys, func(key string, k, e *yaml.Node) {
 		switch key {
 		case "image":
+			hasImage = true
+			if e.Kind == yaml.ScalarNode && e.Tag == "!!null" {
+				p.errorf(e, "Unexpected value '': %s.image is empty", what)
+			}
 			c.Image = p.scalar(e, what+".image")
 			p.exprs(e, c.Image, ctx)
 		case "entrypoint":
@@ -706,9 +729,11 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 				return
 			}
 			c.Credentials = p.kvMap(e, what+".credentials")
-			for _, kv := range c.Credentials {
-				if kv.Key != "username" && kv.Key != "password" {
-					p.errorf(&yaml.Node{Line: kv.Pos.Line, Column: kv.Pos.Col}, "Unexpected value '%s': %s.credentials accepts username and password", kv.Key, what)
+			if e.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(e.Content); i += 2 {
+					if key := e.Content[i].Value; key != "username" && key != "password" {
+						p.errorf(e.Content[i], "Unexpected value '%s': %s.credentials accepts username and password", key, what)
+					}
 				}
 			}
 			p.exprsMap(c.Credentials, ctxContainerCredentials)
@@ -723,7 +748,7 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 			p.exprs(e, c.Options, ctx)
 		}
 	})
-	if v.Kind == yaml.MappingNode && strings.TrimSpace(c.Image) == "" {
+	if v.Kind == yaml.MappingNode && !hasImage {
 		p.errorf(v, "Container image cannot be empty (%s needs image:)", what)
 	}
 	return c
@@ -751,7 +776,7 @@ func (p *parser) permissions(v *yaml.Node) any {
 				p.errorf(e, "permissions.id-token can be write or none, not read")
 			}
 		default:
-			p.errorf(e, "permissions.%s must be read, write or none, not %q", key, val)
+			p.errorf(e, "Unexpected value '%s': permissions.%s must be read, write or none", val, key)
 		}
 	})
 	return ToValue(v)
@@ -773,7 +798,7 @@ func ParseSteps(file string, n *yaml.Node, composite bool) ([]*Step, Errors) {
 func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 	n = resolveAlias(n)
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "steps must be a list of steps, not %s", kindName(n))
+		p.errorf(n, "%s: steps must be a list of steps, not %s", notExpected(n), kindName(n))
 		return nil
 	}
 	var out []*Step
@@ -834,7 +859,7 @@ func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 		})
 		switch {
 		case runNode == nil && usesNode == nil:
-			p.errorf(sn, "step %d needs either run: or uses:", i+1)
+			p.errorf(sn, "%s (step %d needs either run: or uses:)", missingStepKind(sn), i+1)
 		case runNode != nil && usesNode != nil:
 			p.errorf(usesNode, "step %d has both run: and uses:; a step does one of them", i+1)
 		case usesNode != nil:
@@ -859,9 +884,9 @@ func (p *parser) checkUses(n *yaml.Node, uses string) {
 		p.errorf(n, "uses is empty")
 	case strings.HasPrefix(uses, "./"), strings.HasPrefix(uses, "docker://"):
 	case !strings.Contains(uses, "@"):
-		p.errorf(n, "action %q needs a version: %s@v1 (a tag, branch or commit SHA)", uses, uses)
+		p.errorf(n, "Expected format {org}/{repo}[/path]@ref. Actual '%s' (add a version: a tag, branch or commit SHA)", uses)
 	case strings.Count(strings.SplitN(uses, "@", 2)[0], "/") < 1:
-		p.errorf(n, "action %q must be owner/repo@ref, owner/repo/path@ref, ./local/path or docker://image", uses)
+		p.errorf(n, "Expected format {org}/{repo}[/path]@ref. Actual '%s' (or ./local/path or docker://image)", uses)
 	}
 }
 

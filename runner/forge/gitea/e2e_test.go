@@ -180,7 +180,7 @@ func TestHostJobFailingStepAlwaysStepOutputsAndMasks(t *testing.T) {
 	startRunner(t, srv, runnerOpts{})
 	id := srv.AddTask(giteatest.TaskSpec{
 		RunsOn:  []string{"self-hosted"},
-		Secrets: map[string]string{"MY_SECRET": secret, "GITHUB_TOKEN": "gta_tasktoken00000001"},
+		Secrets: map[string]string{"MY_SECRET": secret, "GITHUB_TOKEN": "gta_tasktoken00000001", "KEY": "-----key-first-line-xyz\nsecond-line-of-key-abc"},
 		Vars:    map[string]string{"GREETING": "hi"},
 		Needs:   map[string]*runnerv1.TaskNeed{"prep": {Result: runnerv1.Result_RESULT_SUCCESS, Outputs: map[string]string{"n": "7"}}},
 		Workflow: wf("self-hosted", `    needs: prep
@@ -202,7 +202,11 @@ func TestHostJobFailingStepAlwaysStepOutputsAndMasks(t *testing.T) {
         env:
           S: ${{ secrets.MY_SECRET }}
       - name: fail
-        run: exit 3
+        run: |
+          echo "$K"
+          exit 3
+        env:
+          K: ${{ secrets.KEY }}
       - name: never
         run: echo never-printed
       - name: cleanup
@@ -219,11 +223,14 @@ func TestHostJobFailingStepAlwaysStepOutputsAndMasks(t *testing.T) {
 	if got := stepLog(task, 0); !strings.Contains(got, "hi *** from linux after 7, token ***") {
 		t.Errorf("step 0 log %q", got)
 	}
+	if got := stepLog(task, 2); strings.Count(got, "***") < 2 {
+		t.Errorf("step 2 should print both lines of the key masked: %q", got)
+	}
 	if got := stepLog(task, 4); !strings.Contains(got, "cleanup ***") {
 		t.Errorf("step 4 log %q", got)
 	}
 	for i, row := range task.Log {
-		for _, s := range []string{secret, "gta_tasktoken00000001", "runtime.00000001.jwt"} {
+		for _, s := range []string{secret, "gta_tasktoken00000001", "runtime.00000001.jwt", "key-first-line-xyz", "second-line-of-key-abc"} {
 			if strings.Contains(row, s) {
 				t.Errorf("row %d leaks %q: %q", i, s, row)
 			}
@@ -435,9 +442,13 @@ func TestWrongTokens(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "token") {
 		t.Errorf("register with a wrong token: %v", err)
 	}
-	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL, Token: "good", Name: "x", Labels: []string{"self-hosted"}})
+	// A repository URL pasted instead of the instance's finds the instance.
+	creds, err := p.Register(context.Background(), forge.Registration{URL: srv.URL + "/owner/repo/", Token: "good", Name: "x", Labels: []string{"self-hosted"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(creds.Data), `"address":"`+srv.URL+`"`) {
+		t.Errorf("credentials %s", creds.Data)
 	}
 	bad := *creds
 	bad.Data = []byte(strings.Replace(string(creds.Data), `"token":"`, `"token":"x`, 1))
