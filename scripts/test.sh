@@ -28,6 +28,30 @@ set +e
 go test -race -count=1 -timeout 20m ./... 2>&1 | tee /tmp/gantry-test.log
 status=${PIPESTATUS[0]}
 set -e
+
+# The adversarial fuzz targets, briefly (FUZZTIME=0 skips them): masking,
+# path containment, workflow and reference parsing, env files and the
+# in-place flag editor. A short minimize time keeps a finding from stalling CI.
+fuzztime=${FUZZTIME:-8s}
+if [ "$fuzztime" != "0" ]; then
+	echo "== fuzz (${fuzztime} each)"
+	for target in \
+		"./internal/mask FuzzMaskNeverLeaks" \
+		"./internal/safepath FuzzCheckSegments" \
+		"./internal/envfile FuzzParseKV" \
+		"./runner/workflow FuzzParse" \
+		"./runner/workflow FuzzValidate" \
+		"./internal/expr FuzzParse" \
+		"./runner/action FuzzParseRef" \
+		"./actions/flag/internal/goff FuzzEdit"; do
+		set -- $target
+		if ! go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" -fuzzminimizetime 3s >/tmp/gantry-fuzz.log 2>&1; then
+			cat /tmp/gantry-fuzz.log; echo "FAIL fuzz $1 $2" | tee -a /tmp/gantry-test.log; status=1
+		else
+			echo "ok fuzz $1 $2"
+		fi
+	done
+fi
 passed=$(grep -c '^ok' /tmp/gantry-test.log || true)
 failed=$(grep -c '^FAIL' /tmp/gantry-test.log || true)
 echo "packages: ${passed} passed, ${failed} failed"

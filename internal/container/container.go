@@ -167,11 +167,19 @@ func (e *Engine) create(ctx context.Context, spec Spec, attach bool) (*Container
 			}}
 		}
 	}
-	resp, err := e.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, spec.Name)
+	var resp container.CreateResponse
+	cancelled, err := e.creating(ctx, func(ctx context.Context) error {
+		resp, err = e.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, spec.Name)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create container %s (%s): %w", spec.Name, spec.Image, err)
 	}
 	c := &Container{e: e, ID: resp.ID, Name: spec.Name, spec: spec, health: opts.health != nil}
+	if cancelled {
+		_ = c.Remove(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("create container %s: %w", spec.Name, context.Cause(ctx))
+	}
 	if !c.health {
 		if ii, err := e.cli.ImageInspect(ctx, spec.Image); err == nil && ii.Config != nil && ii.Config.Healthcheck != nil && len(ii.Config.Healthcheck.Test) > 0 && ii.Config.Healthcheck.Test[0] != "NONE" {
 			c.health = true

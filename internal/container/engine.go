@@ -7,6 +7,7 @@ import (
 	"fmt"
 	cerrdefs "github.com/containerd/errdefs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -26,7 +27,8 @@ const (
 
 // Engine is a connection to a Docker engine.
 type Engine struct {
-	cli *client.Client
+	cli    *client.Client
+	flight inflight // creates still under way, which clean-up waits for
 }
 
 // Connect connects to the engine DOCKER_HOST names (or the default socket)
@@ -74,13 +76,14 @@ func (e *Engine) CleanupAll(ctx context.Context) error {
 }
 
 func (e *Engine) cleanup(ctx context.Context, f filters.Args) error {
+	e.flight.wait(ctx)
 	var errs *multierror.Error
 	cs, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		errs = multierror.Append(errs, fmt.Errorf("list containers: %w", err))
 	}
 	for _, c := range cs {
-		if err := e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if err := e.removeContainer(ctx, c.ID); err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
 		}
 	}
@@ -136,11 +139,20 @@ func (e *Engine) Leftovers(ctx context.Context, runID string) ([]string, error) 
 
 // CreateNetwork makes a bridge network for a job, labelled with the run.
 func (e *Engine) CreateNetwork(ctx context.Context, runID, job, name string) (string, error) {
-	resp, err := e.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels(runID, job)})
+	var id string
+	cancelled, err := e.creating(ctx, func(ctx context.Context) error {
+		resp, err := e.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels(runID, job)})
+		id = resp.ID
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("create network %s: %w", name, err)
 	}
-	return resp.ID, nil
+	if cancelled {
+		_ = e.RemoveNetwork(context.WithoutCancel(ctx), id)
+		return "", fmt.Errorf("create network %s: %w", name, context.Cause(ctx))
+	}
+	return id, nil
 }
 
 // RemoveNetwork removes a network; a missing one is not an error.
@@ -149,4 +161,29 @@ func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 		return fmt.Errorf("remove network: %w", err)
 	}
 	return nil
+}
+
+// removeContainer force-removes a container. One whose removal is already
+// under way (started by a process that was then killed) is waited for, so
+// its volumes and network are free when clean-up gets to them.
+func (e *Engine) removeContainer(ctx context.Context, id string) error {
+	err := e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err == nil || cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	if !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already in progress") {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		if _, ierr := e.cli.ContainerInspect(wctx, id); cerrdefs.IsNotFound(ierr) {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -76,17 +76,22 @@ func drain(rc io.ReadCloser) error {
 	}
 }
 
-// ImportRootfs imports a root file system directory as an image. Like the
-// distributions' own images it runs a shell when given no command, so a
-// Dockerfile action built FROM it without CMD or ENTRYPOINT still starts.
-// The labels (KEY=VALUE) let a set-up see that an image is an older build
-// and make it again.
-func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, labels ...string) error {
+// ImportRootfs imports a root file system directory as an image. Each of
+// extra is a label (KEY=VALUE) or a Dockerfile instruction applied to the
+// image's config (ENTRYPOINT, ENV, EXPOSE, ...), as `docker import
+// --change` does. Like the distributions' own images it runs a shell when
+// given no command, so a Dockerfile action built FROM it without CMD or
+// ENTRYPOINT still starts.
+func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, extra ...string) error {
 	changes := []string{`CMD ["sh"]`}
-	for _, l := range labels {
-		k, v, ok := strings.Cut(l, "=")
+	for _, x := range extra {
+		if strings.Contains(x, " ") {
+			changes = append(changes, x)
+			continue
+		}
+		k, v, ok := strings.Cut(x, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("label %q: use KEY=VALUE", l)
+			return fmt.Errorf("%q is neither a label (KEY=VALUE) nor a Dockerfile instruction", x)
 		}
 		changes = append(changes, fmt.Sprintf("LABEL %q=%q", k, v))
 	}

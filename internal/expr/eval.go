@@ -12,6 +12,10 @@ type Env struct {
 	// Status answers success()/failure()/cancelled(); nil means success()
 	// is true and the others false. always() is always true.
 	Status func(fn string) bool
+	// JobStatus answers success('job', ...) and failure('job', ...) in a
+	// job's if: about the named needed jobs; nil means Status answers them
+	// about all the needed jobs.
+	JobStatus func(fn string, jobs []string) bool
 	// HashFiles implements hashFiles(); nil makes it an evaluation error.
 	HashFiles func(patterns []string) (string, error)
 }
@@ -28,8 +32,24 @@ func (e *Expr) Eval(env *Env) (any, error) {
 	if env == nil {
 		env = &Env{}
 	}
+	v, err := e.EvalValue(env)
+	if err != nil {
+		return nil, err
+	}
+	return Plain(v), nil
+}
+
+// EvalValue evaluates like Eval but keeps objects that came from fromJSON or
+// from *Object contexts as insertion-ordered *Object values.
+func (e *Expr) EvalValue(env *Env) (any, error) {
+	if env == nil {
+		env = &Env{}
+	}
 	v, err := eval(e.root, env)
 	if err != nil {
+		if ee, ok := err.(*Error); ok && ee.Expr == "" {
+			ee.Expr = e.src
+		}
 		return nil, err
 	}
 	return plain(v), nil
@@ -79,24 +99,18 @@ func eval(n *node, env *Env) (any, error) {
 			return nil, err
 		}
 		return !Truthy(plain(v)), nil
-	case nAnd:
-		l, err := eval(n.args[0], env)
-		if err != nil {
-			return nil, err
+	case nAnd, nOr:
+		var v any
+		for _, a := range n.args {
+			var err error
+			if v, err = eval(a, env); err != nil {
+				return nil, err
+			}
+			if Truthy(plain(v)) == (n.kind == nOr) {
+				return v, nil
+			}
 		}
-		if !Truthy(plain(l)) {
-			return l, nil
-		}
-		return eval(n.args[1], env)
-	case nOr:
-		l, err := eval(n.args[0], env)
-		if err != nil {
-			return nil, err
-		}
-		if Truthy(plain(l)) {
-			return l, nil
-		}
-		return eval(n.args[1], env)
+		return v, nil
 	case nBinary:
 		l, err := eval(n.args[0], env)
 		if err != nil {
@@ -138,6 +152,9 @@ func property(target any, name string) any {
 // null values as GitHub does.
 func propertyOK(target any, name string) (any, bool) {
 	switch t := target.(type) {
+	case *Object:
+		v, ok := t.Get(name)
+		return normal(v), ok
 	case map[string]any:
 		v, ok := lookup(t, name)
 		return normal(v), ok
@@ -151,7 +168,7 @@ func propertyOK(target any, name string) (any, bool) {
 		out := filtered{}
 		for _, e := range t {
 			switch e.(type) {
-			case map[string]any, map[string]string:
+			case map[string]any, map[string]string, *Object:
 				if v, ok := propertyOK(e, name); ok {
 					out = append(out, v)
 				}
@@ -166,7 +183,7 @@ func propertyOK(target any, name string) (any, bool) {
 // types (float64, string, bool, nil, []any, map[string]any).
 func normal(v any) any {
 	switch x := v.(type) {
-	case nil, string, bool, float64, []any, map[string]any:
+	case nil, string, bool, float64, []any, map[string]any, *Object:
 		return v
 	case int:
 		return float64(x)
@@ -204,7 +221,7 @@ func index(target, idx any) any {
 				if i, ok := arrayIndex(idx, len(x)); ok {
 					out = append(out, normal(x[i]))
 				}
-			case map[string]any, map[string]string:
+			case map[string]any, map[string]string, *Object:
 				if !primitive(idx) {
 					continue
 				}
@@ -219,7 +236,7 @@ func index(target, idx any) any {
 			return normal(t[i])
 		}
 		return nil
-	case map[string]any, map[string]string:
+	case map[string]any, map[string]string, *Object:
 		if !primitive(idx) {
 			return nil
 		}
@@ -259,8 +276,12 @@ func filter(target any) any {
 				for _, k := range sortedKeys(x) {
 					out = append(out, x[k])
 				}
+			case *Object:
+				out = append(out, x.vals...)
 			}
 		}
+	case *Object:
+		out = append(out, t.vals...)
 	case map[string]any:
 		for _, k := range sortedKeys(t) {
 			out = append(out, t[k])

@@ -1,7 +1,6 @@
 package expr
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -11,6 +10,17 @@ import (
 func call(n *node, env *Env) (any, error) {
 	switch n.name {
 	case "success", "failure", "cancelled":
+		if len(n.args) > 0 && env.JobStatus != nil {
+			jobs := make([]string, len(n.args))
+			for i, a := range n.args {
+				v, err := eval(a, env)
+				if err != nil {
+					return nil, err
+				}
+				jobs[i] = ToString(plain(v))
+			}
+			return env.JobStatus(n.name, jobs), nil
+		}
 		if env.Status == nil {
 			return n.name == "success", nil
 		}
@@ -24,7 +34,7 @@ func call(n *node, env *Env) (any, error) {
 				return nil, err
 			}
 			if _, ok := plain(pred).(bool); !ok {
-				return nil, evalErr("case(): predicate %d must be a boolean, got %s", i/2+1, Kind(plain(pred)))
+				return nil, evalErr("case predicate must evaluate to a boolean value")
 			}
 			if pred.(bool) {
 				return eval(n.args[i+1], env)
@@ -53,12 +63,12 @@ func call(n *node, env *Env) (any, error) {
 		if !primitive(args[0]) || !primitive(args[1]) {
 			return false, nil
 		}
-		return strings.Contains(strings.ToUpper(ToString(args[0])), strings.ToUpper(ToString(args[1]))), nil
+		return strings.Contains(upperOrdinal(ToString(args[0])), upperOrdinal(ToString(args[1]))), nil
 	case "startswith", "endswith":
 		if !primitive(args[0]) || !primitive(args[1]) {
 			return false, nil
 		}
-		s, affix := strings.ToUpper(ToString(args[0])), strings.ToUpper(ToString(args[1]))
+		s, affix := upperOrdinal(ToString(args[0])), upperOrdinal(ToString(args[1]))
 		if n.name == "startswith" {
 			return strings.HasPrefix(s, affix), nil
 		}
@@ -77,7 +87,7 @@ func call(n *node, env *Env) (any, error) {
 				parts[i] = ToString(e)
 			}
 			return strings.Join(parts, sep), nil
-		case map[string]any:
+		case map[string]any, *Object:
 			return "", nil
 		}
 		return ToString(args[0]), nil
@@ -88,13 +98,9 @@ func call(n *node, env *Env) (any, error) {
 		if strings.TrimSpace(s) == "" {
 			return nil, evalErr("fromJSON(): the input is empty")
 		}
-		var v any
-		dec := json.NewDecoder(strings.NewReader(s))
-		if err := dec.Decode(&v); err != nil {
-			return nil, evalErr("fromJSON(): invalid JSON: %v", err)
-		}
-		if dec.More() {
-			return nil, evalErr("fromJSON(): invalid JSON: text after the value")
+		v, err := DecodeJSON([]byte(s))
+		if err != nil {
+			return nil, evalErr("Error parsing fromJson: %v", err)
 		}
 		return v, nil
 	case "hashfiles":
@@ -114,43 +120,84 @@ func call(n *node, env *Env) (any, error) {
 	return nil, evalErr("unknown function %s", n.name)
 }
 
+// toJSON writes a value as GitHub's toJSON does: two-space indentation,
+// objects in insertion order, and no HTML escaping.
 func toJSON(v any) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(jsonSafe(v)); err != nil {
-		return "", evalErr("toJSON(): %v", err)
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
+	var b strings.Builder
+	writeJSON(&b, v, "")
+	return b.String(), nil
 }
 
-// jsonSafe replaces numbers JSON cannot hold (NaN, ±Inf).
-func jsonSafe(v any) any {
-	switch x := v.(type) {
+func writeJSON(b *strings.Builder, v any, indent string) {
+	inner := indent + "  "
+	switch x := normal(v).(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return formatNumber(x)
+			writeJSONString(b, formatNumber(x))
+			return
 		}
-		if x == 0 {
-			return 0.0 // no -0
-		}
+		b.WriteString(formatNumber(x))
+	case string:
+		writeJSONString(b, x)
+	case filtered:
+		writeJSON(b, []any(x), indent)
 	case []any:
-		out := make([]any, len(x))
+		if len(x) == 0 {
+			b.WriteString("[]")
+			return
+		}
+		b.WriteString("[\n")
 		for i, e := range x {
-			out[i] = jsonSafe(e)
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			b.WriteString(inner)
+			writeJSON(b, e, inner)
 		}
-		return out
+		b.WriteString("\n" + indent + "]")
+	case *Object:
+		writeJSONObject(b, x.keys, func(i int) any { return x.vals[i] }, indent)
 	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonSafe(e)
-		}
-		return out
+		keys := sortedKeys(x)
+		writeJSONObject(b, keys, func(i int) any { return x[keys[i]] }, indent)
+	default:
+		b.WriteString("null")
 	}
-	return v
 }
 
+func writeJSONObject(b *strings.Builder, keys []string, val func(int) any, indent string) {
+	if len(keys) == 0 {
+		b.WriteString("{}")
+		return
+	}
+	inner := indent + "  "
+	b.WriteString("{\n")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.WriteString(inner)
+		writeJSONString(b, k)
+		b.WriteString(": ")
+		writeJSON(b, val(i), inner)
+	}
+	b.WriteString("\n" + indent + "}")
+}
+
+func writeJSONString(b *strings.Builder, s string) {
+	data, _ := json.Marshal(s)
+	// encoding/json escapes <, > and & for HTML; GitHub does not.
+	out := string(data)
+	out = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(out)
+	b.WriteString(out)
+}
+
+// format implements format(): {N} is replaced by argument N, {{ and }} are
+// literal braces; anything else is an invalid format string.
 func format(f string, args []any) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(f); i++ {
@@ -164,19 +211,15 @@ func format(f string, args []any) (string, error) {
 			}
 			end := strings.IndexByte(f[i:], '}')
 			if end < 0 {
-				return "", evalErr("format(): invalid format string %q: '{' without '}'", f)
+				return "", evalErr("The following format string is invalid: %s", f)
 			}
-			// {N} or {N:specifier}; GitHub ignores the specifier.
 			spec := f[i+1 : i+end]
-			if c := strings.IndexByte(spec, ':'); c >= 0 {
-				spec = spec[:c]
-			}
 			idx, err := strconv.Atoi(spec)
-			if err != nil || idx < 0 || spec[0] < '0' || spec[0] > '9' {
-				return "", evalErr("format(): invalid format string %q: %q is not an argument index", f, f[i:i+end+1])
+			if err != nil || spec == "" || spec[0] < '0' || spec[0] > '9' {
+				return "", evalErr("The following format string is invalid: %s", f)
 			}
 			if idx >= len(args) {
-				return "", evalErr("format(): the format string refers to {%d} but only %d argument(s) follow it", idx, len(args))
+				return "", evalErr("The following format string references more arguments than were supplied: %s", f)
 			}
 			b.WriteString(ToString(args[idx]))
 			i += end
@@ -186,7 +229,7 @@ func format(f string, args []any) (string, error) {
 				i++
 				continue
 			}
-			return "", evalErr("format(): invalid format string %q: '}' without '{'", f)
+			return "", evalErr("The following format string is invalid: %s", f)
 		default:
 			b.WriteByte(c)
 		}

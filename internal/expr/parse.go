@@ -1,8 +1,8 @@
 package expr
 
 import (
+	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -49,16 +49,21 @@ type funcSpec struct {
 }
 
 var functions = map[string]funcSpec{
-	"contains": {2, 2}, "startswith": {2, 2}, "endswith": {2, 2}, "format": {1, -1}, "join": {1, 2},
+	"contains": {2, 2}, "startswith": {2, 2}, "endswith": {2, 2}, "format": {1, 255}, "join": {1, 2},
 	"tojson": {1, 1}, "fromjson": {1, 1}, "hashfiles": {1, -1}, "case": {3, -1},
-	"success": {0, 0}, "failure": {0, 0}, "always": {0, 0}, "cancelled": {0, 0},
+	// success() and failure() take job ids in a job's if: (success('build')).
+	"success": {0, -1}, "failure": {0, -1}, "always": {0, 0}, "cancelled": {0, 0},
 }
 
 // MaxLength is GitHub's limit on the length of one expression.
 const MaxLength = 21000
 
-// maxDepth bounds nesting so hostile input cannot exhaust the stack.
-const maxDepth = 100
+// MaxDepth is GitHub's limit on the depth of an expression's tree.
+const MaxDepth = 50
+
+// maxNesting bounds the parser's recursion (parentheses make no tree node,
+// so they are counted separately) so hostile input cannot exhaust the stack.
+const maxNesting = 1000
 
 type parser struct {
 	toks  []token
@@ -66,8 +71,10 @@ type parser struct {
 	depth int
 	ctxs  map[string]int // name -> offset of first use
 	funcs map[string]int
-	known func(name string) bool // allowed named contexts
-	names string                 // the allowed contexts, for messages
+	// funcNames keeps the spelling of each function's first call.
+	funcNames map[string]string
+	known     func(name string) bool // allowed named contexts
+	names     string                 // the allowed contexts, for messages
 }
 
 // Parse parses one expression (the text inside ${{ }}, or a bare if: condition).
@@ -82,14 +89,25 @@ func Parse(src string) (*Expr, error) {
 // allowedContexts may also name contexts GitHub does not know. A disallowed
 // name is a parsing error at its position.
 func ParseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error) {
+	e, err := parseWith(src, allowedContexts, allowedFuncs)
+	if err != nil {
+		if pe, ok := err.(*Error); ok && pe.Expr == "" {
+			pe.Expr = src
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+func parseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error) {
 	if len(src) > MaxLength {
-		return nil, parseErr(0, "expression is %d characters long; the limit is %d", len(src), MaxLength)
+		return nil, &Error{Kind: "parsing", Msg: fmt.Sprintf("Exceeded max expression length %d", MaxLength), noPos: true}
 	}
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, ctxs: map[string]int{}, funcs: map[string]int{}}
+	p := &parser{toks: toks, ctxs: map[string]int{}, funcs: map[string]int{}, funcNames: map[string]string{}}
 	p.known = func(name string) bool { return knownContexts[name] }
 	p.names = defaultContexts
 	if allowedContexts != nil {
@@ -97,14 +115,17 @@ func ParseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error
 		p.names = strings.Join(allowedContexts, ", ")
 	}
 	if toks[0].kind == tEOF {
-		return nil, parseErr(0, "expected an expression")
+		return nil, &Error{Kind: "parsing", Msg: "An expression was expected", noPos: true}
 	}
 	root, err := p.or()
 	if err != nil {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
-		return nil, parseErr(t.off, "unexpected %q", t.text)
+		return nil, parseErr(t.off, "Unexpected symbol: '%s'", t.text)
+	}
+	if depth(root) > MaxDepth {
+		return nil, &Error{Kind: "parsing", Msg: fmt.Sprintf("Exceeded max expression depth %d", MaxDepth), noPos: true}
 	}
 	e := &Expr{src: src, root: root}
 	for c := range p.ctxs {
@@ -118,11 +139,23 @@ func ParseWith(src string, allowedContexts, allowedFuncs []string) (*Expr, error
 	if allowedFuncs != nil {
 		for _, f := range e.funcs {
 			if !containsFold(allowedFuncs, f) {
-				return nil, parseErr(p.funcs[f], "function %s() is not allowed here; allowed: %s", f, strings.Join(allowedFuncs, ", "))
+				return nil, parseErr(p.funcs[f], "Unrecognized function: '%s'", p.funcNames[f])
 			}
 		}
 	}
 	return e, nil
+}
+
+// depth is the depth of the tree, counted as GitHub counts it: every node
+// is a level, and a chain of && or || is one node.
+func depth(n *node) int {
+	d := 0
+	for _, a := range n.args {
+		if x := depth(a); x > d {
+			d = x
+		}
+	}
+	return d + 1
 }
 
 func containsFold(list []string, s string) bool {
@@ -155,8 +188,8 @@ func (p *parser) next() token {
 
 func (p *parser) enter(off int) error {
 	p.depth++
-	if p.depth > maxDepth {
-		return parseErr(off, "expression is nested too deeply")
+	if p.depth > maxNesting {
+		return &Error{Kind: "parsing", Msg: fmt.Sprintf("Exceeded max expression depth %d", MaxDepth), noPos: true}
 	}
 	return nil
 }
@@ -166,15 +199,19 @@ func (p *parser) or() (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.peek().kind != tOr {
+		return left, nil
+	}
+	n := &node{kind: nOr, off: p.peek().off, args: []*node{left}}
 	for p.peek().kind == tOr {
-		t := p.next()
+		p.next()
 		right, err := p.and()
 		if err != nil {
 			return nil, err
 		}
-		left = &node{kind: nOr, off: t.off, args: []*node{left, right}}
+		n.args = append(n.args, right)
 	}
-	return left, nil
+	return n, nil
 }
 
 func (p *parser) and() (*node, error) {
@@ -182,15 +219,19 @@ func (p *parser) and() (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.peek().kind != tAnd {
+		return left, nil
+	}
+	n := &node{kind: nAnd, off: p.peek().off, args: []*node{left}}
 	for p.peek().kind == tAnd {
-		t := p.next()
+		p.next()
 		right, err := p.equality()
 		if err != nil {
 			return nil, err
 		}
-		left = &node{kind: nAnd, off: t.off, args: []*node{left, right}}
+		n.args = append(n.args, right)
 	}
-	return left, nil
+	return n, nil
 }
 
 func (p *parser) equality() (*node, error) {
@@ -241,6 +282,19 @@ func (p *parser) unary() (*node, error) {
 	return p.postfix()
 }
 
+// unexpected reports token t where something else was needed: at the end
+// of the input GitHub names the last token instead.
+func (p *parser) unexpected(t token) error {
+	if t.kind == tEOF {
+		prev := t
+		if len(p.toks) >= 2 {
+			prev = p.toks[len(p.toks)-2]
+		}
+		return parseErr(prev.off, "Unexpected end of expression: '%s'", prev.text)
+	}
+	return parseErr(t.off, "Unexpected symbol: '%s'", t.text)
+}
+
 func (p *parser) postfix() (*node, error) {
 	n, err := p.primary()
 	if err != nil {
@@ -251,27 +305,27 @@ func (p *parser) postfix() (*node, error) {
 		switch t.kind {
 		case tDot:
 			if n.kind == nLiteral {
-				return nil, parseErr(t.off, "unexpected '.' after a literal")
+				return nil, p.unexpected(t)
 			}
 			p.next()
 			nt := p.next()
-			switch {
-			case nt.kind == tStar:
+			switch nt.kind {
+			case tStar:
 				n = &node{kind: nFilter, off: nt.off, args: []*node{n}}
-			case nt.kind == tIdent || nt.kind == tNull || nt.kind == tBool || nt.kind == tNumber && isIdentStart(nt.text[0]):
+			case tIdent:
 				n = &node{kind: nProperty, off: nt.off, name: nt.text, args: []*node{n}}
 			default:
-				return nil, parseErr(nt.off, "expected a property name after '.'")
+				return nil, p.unexpected(nt)
 			}
 		case tLBracket:
 			if n.kind == nLiteral {
-				return nil, parseErr(t.off, "unexpected '[' after a literal")
+				return nil, p.unexpected(t)
 			}
 			p.next()
 			if p.peek().kind == tStar {
 				p.next()
 				if p.peek().kind != tRBracket {
-					return nil, parseErr(p.peek().off, "expected ']' after '[*'")
+					return nil, p.unexpected(p.peek())
 				}
 				p.next()
 				n = &node{kind: nFilter, off: t.off, args: []*node{n}}
@@ -286,7 +340,7 @@ func (p *parser) postfix() (*node, error) {
 				return nil, err
 			}
 			if p.peek().kind != tRBracket {
-				return nil, parseErr(p.peek().off, "expected ']'")
+				return nil, p.unexpected(p.peek())
 			}
 			p.next()
 			n = &node{kind: nIndex, off: t.off, args: []*node{n, idx}}
@@ -317,7 +371,7 @@ func (p *parser) primary() (*node, error) {
 			return nil, err
 		}
 		if p.peek().kind != tRParen {
-			return nil, parseErr(p.peek().off, "expected ')'")
+			return nil, p.unexpected(p.peek())
 		}
 		p.next()
 		return n, nil
@@ -327,26 +381,21 @@ func (p *parser) primary() (*node, error) {
 		}
 		name := strings.ToLower(t.text)
 		if !p.known(name) {
-			if knownContexts[name] {
-				return nil, parseErr(t.off, "context %q is not available here; available: %s", t.text, p.names)
-			}
-			return nil, parseErr(t.off, "unrecognized named-value: %q; available: %s", t.text, p.names)
+			return nil, parseErr(t.off, "Unrecognized named-value: '%s'", t.text)
 		}
 		if _, seen := p.ctxs[name]; !seen {
 			p.ctxs[name] = t.off
 		}
 		return &node{kind: nContext, off: t.off, name: name}, nil
-	case tEOF:
-		return nil, parseErr(t.off, "unexpected end of expression")
 	}
-	return nil, parseErr(t.off, "unexpected %q", t.text)
+	return nil, p.unexpected(t)
 }
 
 func (p *parser) call(name token) (*node, error) {
 	fn := strings.ToLower(name.text)
 	spec, ok := functions[fn]
 	if !ok {
-		return nil, parseErr(name.off, "unrecognized function: %q", name.text)
+		return nil, parseErr(name.off, "Unrecognized function: '%s'", name.text)
 	}
 	p.next() // (
 	if err := p.enter(name.off); err != nil {
@@ -369,41 +418,20 @@ func (p *parser) call(name token) (*node, error) {
 		}
 	}
 	if p.peek().kind != tRParen {
-		return nil, parseErr(p.peek().off, "expected ')' or ',' in call of %s", name.text)
+		return nil, p.unexpected(p.peek())
 	}
 	p.next()
-	if len(n.args) < spec.min || spec.max >= 0 && len(n.args) > spec.max {
-		want := ""
-		switch {
-		case spec.min == spec.max:
-			want = plural(spec.min)
-		case spec.max < 0:
-			want = "at least " + plural(spec.min)
-		default:
-			want = strconv.Itoa(spec.min) + " to " + plural(spec.max)
-		}
-		return nil, parseErr(name.off, "%s() takes %s, got %d", name.text, want, len(n.args))
-	}
-	if fn == "case" && len(n.args)%2 == 0 {
-		return nil, parseErr(name.off, "case() takes pairs of predicate and value and a default: an odd number of arguments, got %d", len(n.args))
-	}
-	// GitHub checks a literal format string when parsing.
-	if fn == "format" && n.args[0].kind == nLiteral {
-		if f, ok := n.args[0].value.(string); ok {
-			if _, err := format(f, make([]any, len(n.args)-1)); err != nil {
-				return nil, parseErr(n.args[0].off, "%s", err.Error())
-			}
-		}
+	switch {
+	case len(n.args) < spec.min:
+		return nil, parseErr(name.off, "Too few parameters supplied: '%s'", name.text)
+	case spec.max >= 0 && len(n.args) > spec.max:
+		return nil, parseErr(name.off, "Too many parameters supplied: '%s'", name.text)
+	case fn == "case" && len(n.args)%2 == 0:
+		return nil, parseErr(name.off, "Even number of parameters supplied, requires an odd number of parameters: '%s'", name.text)
 	}
 	if _, seen := p.funcs[fn]; !seen {
 		p.funcs[fn] = name.off
+		p.funcNames[fn] = name.text
 	}
 	return n, nil
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return "1 argument"
-	}
-	return strconv.Itoa(n) + " arguments"
 }

@@ -131,7 +131,6 @@ func TestSemantics(t *testing.T) {
 		{"format('{{{{0}}}}', 'abc')", "", `"{{0}}"`},
 		{"format('}}{{', 'abc')", "", `"}{"`},
 		{"format('{0}{0}-{1}', 'a', 1.5)", "", `"aa-1.5"`},
-		{"format('{0:x}', 7)", "", `"7"`},
 		{"format('{0}', a)", `{"a":[1]}`, `"Array"`},
 		{"format('{0}', a)", `{"a":{}}`, `"Object"`},
 		{"format('{0}', 0.84551240822557006)", "", `"0.84551240822557"`},
@@ -167,6 +166,23 @@ func TestSemantics(t *testing.T) {
 		{"case(false, 1, true, 2, 3)", "", "2"},
 		{"case(1 == 1, a, 'd')", `{"a":[5]}`, "[5]"},
 		{"case(true, 'x', fromJSON('{'))", "", `"x"`}, // later arguments are not evaluated
+		// ordinal ignore-case: every string operation agrees
+		{"'ı' == 'I'", "", "false"},
+		{"'ı' == 'ı'", "", "true"},
+		{"'é' == 'É'", "", "true"},
+		{"startsWith('ıx', 'I')", "", "false"},
+		{"endsWith('xı', 'I')", "", "false"},
+		{"contains('aıb', 'I')", "", "false"},
+		{"contains('aéb', 'É')", "", "true"},
+		{"'ı' < 'I' || 'ı' > 'I'", "", "true"},
+		{"'ä' <= 'Ä' && 'ä' >= 'Ä'", "", "true"},
+		// arrays and objects compare by reference
+		{"fromJSON('[]') == fromJSON('[]')", "", "false"},
+		{"fromJSON('{}') != fromJSON('{}')", "", "true"},
+		// objects keep insertion order
+		{"toJSON(fromJSON('{\"b\":1,\"a\":2,\"c\":3}'))", "", `"{\n  \"b\": 1,\n  \"a\": 2,\n  \"c\": 3\n}"`},
+		{"fromJSON('{\"b\":1,\"a\":2,\"c\":3}').*", "", "[1,2,3]"},
+		{"fromJSON('{\"z\":{\"n\":1},\"y\":{\"n\":2}}')[*].n", "", "[1,2]"},
 		// status functions without Status
 		{"cancelled()", "", "false"},
 		{"SUCCESS()", "", "true"},
@@ -209,58 +225,56 @@ func TestSemantics(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		src  string
+		kind string
 		col  int
 		want string // part of the message
 	}{
-		{"", 1, "expected an expression"},
-		{"TRUE", 1, "unrecognized named-value"}, // keywords are case-sensitive
-		{"github.", 8, "expected a property name"},
-		{"github.1", 8, "expected a property name"},
-		{"github..x", 8, "expected a property name"},
-		{"github[0", 9, "expected ']'"},
-		{"github[*", 9, "expected ']'"},
-		{"'a'.b", 4, "after a literal"},
-		{"1[0]", 2, "after a literal"},
-		{"\"double\"", 1, "unexpected character"},
-		{"a = b", 3, "unexpected character"},
-		{"github = 1", 8, "unexpected character"},
-		{"github & 1", 8, "unexpected character"},
-		{"github | 1", 8, "unexpected character"},
-		{"1 2", 3, "unexpected"},
-		{"contains(1, 2, 3)", 1, "takes 2 arguments"},
-		{"join()", 1, "takes 1 to 2 arguments"},
-		{"toJSON()", 1, "takes 1 argument"},
-		{"always(1)", 1, "takes 0 arguments"},
-		{"hashFiles()", 1, "takes at least 1 argument"},
-		{"case(true, 1, false, 2)", 1, "odd number"},
-		{"format()", 1, "takes at least 1 argument"},
-		{"format('{0')", 8, "'{' without '}'"},
-		{"format('0}', 1)", 8, "'}' without '{'"},
-		{"format('{x}', 1)", 8, "not an argument index"},
-		{"format('{0}')", 8, "refers to {0} but only 0"},
-		{"contains(1,)", 12, "unexpected"},
-		{"contains(1 2)", 12, "expected ')' or ','"},
-		{"fn(1)", 1, "unrecognized function"},
-		{"1 == 0x", 6, "invalid number"},
-		{"1.2.3", 1, "invalid number"},
-		{"-", 1, "unexpected character"},
-		{"!", 2, "unexpected end"},
-		{strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200), 101, "nested too deeply"},
-		{strings.Repeat("!", 200) + "true", 101, "nested too deeply"},
-		{"'" + strings.Repeat("x", MaxLength) + "'", 1, "the limit is 21000"},
+		{"", "parsing", 1, "An expression was expected"},
+		{"TRUE", "parsing", 1, "Unrecognized named-value: 'TRUE'"}, // keywords are case-sensitive
+		{"github.", "parsing", 7, "Unexpected end of expression: '.'"},
+		{"github.1", "parsing", 8, "Unexpected symbol: '1'"},
+		{"github..x", "lexing", 8, "Unexpected symbol: '.x'"},
+		{"github[0", "parsing", 8, "Unexpected end of expression: '0'"},
+		{"github[*", "parsing", 8, "Unexpected end of expression: '*'"},
+		{"'a'.b", "parsing", 4, "Unexpected symbol: '.'"},
+		{"1[0]", "parsing", 2, "Unexpected symbol: '['"},
+		{"\"double\"", "lexing", 1, `Unexpected symbol: '"double"'`},
+		{"a = b", "lexing", 3, "Unexpected symbol: '='"},
+		{"github & 1", "lexing", 8, "Unexpected symbol: '&'"},
+		{"github | 1", "lexing", 8, "Unexpected symbol: '|'"},
+		{"1 2", "parsing", 3, "Unexpected symbol: '2'"},
+		{"contains(1, 2, 3)", "parsing", 1, "Too many parameters supplied: 'contains'"},
+		{"join()", "parsing", 1, "Too few parameters supplied: 'join'"},
+		{"toJSON()", "parsing", 1, "Too few parameters supplied: 'toJSON'"},
+		{"always(1)", "parsing", 1, "Too many parameters supplied: 'always'"},
+		{"hashFiles()", "parsing", 1, "Too few parameters supplied: 'hashFiles'"},
+		{"case(true, 1, false, 2)", "parsing", 1, "requires an odd number of parameters: 'case'"},
+		{"format()", "parsing", 1, "Too few parameters supplied: 'format'"},
+		{"contains(1,)", "parsing", 12, "Unexpected symbol: ')'"},
+		{"contains(1 2)", "parsing", 12, "Unexpected symbol: '2'"},
+		{"fn(1)", "parsing", 1, "Unrecognized function: 'fn'"},
+		{"1 == 0x", "lexing", 6, "Unexpected symbol: '0x'"},
+		{"1.2.3", "lexing", 1, "Unexpected symbol: '1.2.3'"},
+		{"-", "lexing", 1, "Unexpected symbol: '-'"},
+		{"-0xFF", "lexing", 1, "Unexpected symbol: '-0xFF'"},
+		{"!", "parsing", 1, "Unexpected end of expression: '!'"},
+		{"'ı' == 'I' == ", "parsing", 12, "Unexpected end of expression: '=='"},
+		{strings.Repeat("(", 2000) + "1" + strings.Repeat(")", 2000), "parsing", 1, "Exceeded max expression depth 50"},
+		{strings.Repeat("!", 200) + "true", "parsing", 1, "Exceeded max expression depth 50"},
+		{"'" + strings.Repeat("x", MaxLength) + "'", "parsing", 1, "Exceeded max expression length 21000"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.src)
 		e, ok := err.(*Error)
-		if !ok || e.Kind != "parsing" {
-			t.Errorf("Parse(%.40q) = %v, want a parsing error", tt.src, err)
+		if !ok || e.Kind != tt.kind {
+			t.Errorf("Parse(%.40q) = %#v, want a %s error", tt.src, err, tt.kind)
 			continue
 		}
-		if e.Offset+1 != tt.col || !strings.Contains(e.Msg, tt.want) {
-			t.Errorf("Parse(%.40q) = col %d %q; want col %d containing %q", tt.src, e.Offset+1, e.Msg, tt.col, tt.want)
+		if e.Position() != tt.col || !strings.Contains(e.Msg, tt.want) {
+			t.Errorf("Parse(%.40q) = position %d %q; want position %d containing %q", tt.src, e.Position(), e.Msg, tt.col, tt.want)
 		}
-		if !strings.Contains(e.Error(), "(col ") {
-			t.Errorf("Error() lacks the column: %s", e.Error())
+		if e.Msg != e.Error() && !strings.Contains(e.Error(), "within expression: ") {
+			t.Errorf("Error() lacks the position: %s", e.Error())
 		}
 	}
 }
@@ -268,13 +282,16 @@ func TestParseErrors(t *testing.T) {
 func TestEvalErrors(t *testing.T) {
 	tests := []struct{ src, want string }{
 		{"fromJSON('')", "empty"},
-		{"fromJSON('{')", "invalid JSON"},
+		{"fromJSON('{')", "Error parsing fromJson"},
 		{"fromJSON('1 2')", "text after"},
-		{"case('x', 1, 2)", "must be a boolean"},
-		{"case(false, 1, 0, 1, 2)", "predicate 2 must be a boolean"},
-		{"format(format('{0}', '{'), 1)", "'{' without '}'"},
+		{"case('x', 1, 2)", "case predicate must evaluate to a boolean value"},
+		{"case(false, 1, 0, 1, 2)", "case predicate must evaluate to a boolean value"},
+		{"format(format('{0}', '{'), 1)", "The following format string is invalid: {"},
+		{"format('{0}')", "The following format string references more arguments than were supplied: {0}"},
+		{"format('{0:x}', 1)", "The following format string is invalid: {0:x}"},
+		{"format('{x}', 1)", "The following format string is invalid: {x}"},
 		{"hashFiles('**')", "not available"},
-		{"true && toJSON(fromJSON('['))", "invalid JSON"},
+		{"true && toJSON(fromJSON('['))", "Error parsing fromJson"},
 	}
 	for _, tt := range tests {
 		e, err := Parse(tt.src)
@@ -363,7 +380,7 @@ func TestResult(t *testing.T) {
 		{math.NaN(), nil, `{"kind":"Number","value":"NaN"}`},
 		{[]any{1.0, "a"}, nil, `{"kind":"Array","value":[1,"a"]}`},
 		{map[string]any{"k": nil}, nil, `{"kind":"Object","value":{"k":null}}`},
-		{nil, &Error{Kind: "parsing", Offset: 2, Msg: "bad"}, `{"error":{"kind":"parsing","message":"bad (col 3)"}}`},
+		{nil, &Error{Kind: "parsing", Offset: 2, Msg: "bad"}, `{"error":{"kind":"parsing","message":"bad"}}`},
 		{nil, errString("boom"), `{"error":{"kind":"evaluation","message":"boom"}}`},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Template is a string that may hold ${{ }} expressions.
@@ -42,13 +43,18 @@ func ParseTemplateWith(s string, allowedContexts, allowedFuncs []string) (*Templ
 		}
 		end := closing(s, start+3)
 		if end < 0 {
-			return nil, parseErr(start, "unclosed ${{: add }} to end the expression")
+			return nil, parseErr(start, "The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.")
 		}
-		src := s[start+3 : end]
+		// GitHub trims the expression before parsing it; positions in its
+		// messages count from the first non-blank character.
+		raw := s[start+3 : end]
+		src := strings.TrimFunc(raw, unicode.IsSpace)
+		lead := len(raw) - len(strings.TrimLeftFunc(raw, unicode.IsSpace))
 		e, err := ParseWith(src, allowedContexts, allowedFuncs)
 		if err != nil {
 			if pe, ok := err.(*Error); ok {
-				pe.Offset += start + 3
+				pe.Offset += start + 3 + lead
+				pe.exprOff = start + 3 + lead
 			}
 			return nil, err
 		}
@@ -189,7 +195,18 @@ func Result(v any, err error) []byte {
 		}
 		out = map[string]any{"error": map[string]any{"kind": kind, "message": msg}}
 	} else {
-		out = map[string]any{"kind": Kind(v), "value": jsonSafe(plain(v))}
+		// The value is written by toJSON's writer so that objects keep their
+		// key order, then compacted.
+		var b strings.Builder
+		writeJSON(&b, v, "")
+		var value bytes.Buffer
+		if err := json.Compact(&value, []byte(b.String())); err != nil {
+			return Result(nil, evalErr("cannot encode the %s result: %v", Kind(v), err))
+		}
+		out = struct {
+			Kind  string          `json:"kind"`
+			Value json.RawMessage `json:"value"`
+		}{Kind(v), value.Bytes()}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Truthy is GitHub's conversion to boolean.
@@ -109,6 +110,8 @@ func sameRef(a, b any) bool {
 		return false
 	}
 	switch ra.Kind() {
+	case reflect.Pointer:
+		return ra.Pointer() == rb.Pointer()
 	case reflect.Map:
 		return ra.Pointer() == rb.Pointer()
 	case reflect.Slice:
@@ -162,8 +165,8 @@ func looseEqual(a, b any) bool {
 		return ok && x == y // NaN is never equal
 	case string:
 		y, ok := b.(string)
-		return ok && strings.EqualFold(x, y)
-	case []any, map[string]any:
+		return ok && compareFold(x, y) == 0
+	case []any, map[string]any, *Object:
 		return sameRef(a, b)
 	}
 	return false
@@ -191,7 +194,7 @@ func order(a, b any) (int, bool) {
 		if !ok {
 			return 0, false
 		}
-		return strings.Compare(strings.ToUpper(x), strings.ToUpper(y)), true
+		return compareFold(x, y), true
 	case bool:
 		y, ok := b.(bool)
 		if !ok {
@@ -227,4 +230,32 @@ func compare(op tokKind, a, b any) bool {
 		return ok && c >= 0 || looseEqual(a, b)
 	}
 	return false
+}
+
+// upperOrdinal upper-cases s one character at a time with the simple
+// (one-to-one) Unicode mapping, as GitHub's ordinal ignore-case comparison
+// does. The dotless ı is left alone so that 'ı' is not equal to 'I'.
+func upperOrdinal(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToUpper(s)
+	}
+	return strings.Map(func(r rune) rune {
+		if r == 'ı' {
+			return r
+		}
+		return unicode.ToUpper(r)
+	}, s)
+}
+
+// compareFold is GitHub's ordinal ignore-case comparison; ==, <, <=,
+// startsWith, endsWith and contains all use it so that they agree.
+func compareFold(a, b string) int {
+	return strings.Compare(upperOrdinal(a), upperOrdinal(b))
 }

@@ -71,6 +71,10 @@ func TestEncodedFormsAreMasked(t *testing.T) {
 		uri := strings.ReplaceAll(url.QueryEscape(secret), "+", "%20")
 		mustMask(t, m, "uri", "https://h/?token="+uri+"&x=1", uri)
 
+		// The five XML entities, as .NET's SecurityElement.Escape writes them.
+		xml := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;").Replace(secret)
+		mustMask(t, m, "xml", "<v>"+xml+"</v>", xml)
+
 		expr := strings.ReplaceAll(secret, "'", "''")
 		mustMask(t, m, "expression", "format('{0}', '"+expr+"')", expr)
 	}

@@ -3,6 +3,7 @@
 package mask
 
 import (
+	"bytes"
 	"io"
 	"sort"
 	"strings"
@@ -11,13 +12,57 @@ import (
 
 // Masker holds the values to hide. It is safe for concurrent use.
 type Masker struct {
-	mu       sync.RWMutex
-	secrets  map[string]bool
-	list     []string // secrets, longest first
-	replacer *strings.Replacer
-	first    [256]bool // first bytes of secrets, for a quick no-match path
-	maxLen   int
+	mu      sync.RWMutex
+	secrets map[string]bool
+	list    []string // secrets, longest first
+	idx     *index
+	maxLen  int
 }
+
+// index finds candidate secrets at a position by their first two bytes: a
+// bit per byte pair rules out almost every position at the cost of one
+// load, and the few left are checked against the secrets with that prefix.
+type index struct {
+	pairs  [1 << 16 / 64]uint64
+	bucket map[uint16][]string // longest first
+	single [256]bool           // one-byte secrets
+}
+
+func (x *index) add(v string) {
+	if len(v) == 1 {
+		x.single[v[0]] = true
+		return
+	}
+	k := uint16(v[0])<<8 | uint16(v[1])
+	x.pairs[k/64] |= 1 << (k % 64)
+	x.bucket[k] = append(x.bucket[k], v)
+}
+
+// spans appends the [start, end) of every occurrence of every secret in s.
+func (x *index) spans(s string) []span {
+	var out []span
+	for i := 0; i < len(s); i++ {
+		if x.single[s[i]] {
+			out = append(out, span{i, i + 1})
+		}
+		if i+1 >= len(s) {
+			break
+		}
+		k := uint16(s[i])<<8 | uint16(s[i+1])
+		if x.pairs[k/64]&(1<<(k%64)) == 0 {
+			continue
+		}
+		for _, v := range x.bucket[k] {
+			if strings.HasPrefix(s[i:], v) {
+				out = append(out, span{i, i + len(v)})
+				break // longest first: shorter ones here are inside it
+			}
+		}
+	}
+	return out
+}
+
+type span struct{ start, end int }
 
 // New returns an empty masker.
 func New() *Masker { return &Masker{secrets: map[string]bool{}} }
@@ -46,7 +91,6 @@ func (m *Masker) Add(secret string) {
 	for _, v := range vals {
 		if v != "" && !m.secrets[v] {
 			m.secrets[v] = true
-			m.first[v[0]] = true
 			m.maxLen = max(m.maxLen, len(v))
 			changed = true
 		}
@@ -68,12 +112,11 @@ func (m *Masker) rebuild() {
 		}
 		return list[i] < list[j]
 	})
-	pairs := make([]string, 0, 2*len(list))
-	for _, s := range list {
-		pairs = append(pairs, s, "***")
+	x := &index{bucket: map[uint16][]string{}}
+	for _, v := range list {
+		x.add(v)
 	}
-	m.list = list
-	m.replacer = strings.NewReplacer(pairs...)
+	m.list, m.idx = list, x
 }
 
 // MaxLen is the length of the longest registered form, so a stream cut
@@ -95,46 +138,20 @@ func (m *Masker) Replace(s string) string {
 		return s
 	}
 	m.mu.RLock()
-	r, list := m.replacer, m.list
-	hit := false
-	if r != nil {
-		for i := 0; i < len(s); i++ {
-			if m.first[s[i]] {
-				hit = true
-				break
-			}
-		}
-	}
+	x := m.idx
 	m.mu.RUnlock()
-	if !hit {
+	if x == nil {
 		return s
 	}
-	// The replacer answers "is there any secret" fast; the exact spans
-	// are only computed for the rare line that has one.
-	if r.Replace(s) == s {
-		return s
-	}
-	return maskSpans(s, list)
-}
-
-// maskSpans replaces the union of every occurrence of every value by ***.
-func maskSpans(s string, values []string) string {
-	type span struct{ start, end int }
-	var spans []span
-	for _, v := range values {
-		for from := 0; from < len(s); {
-			i := strings.Index(s[from:], v)
-			if i < 0 {
-				break
-			}
-			spans = append(spans, span{from + i, from + i + len(v)})
-			from += i + 1
-		}
-	}
+	spans := x.spans(s)
 	if len(spans) == 0 {
 		return s
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	return merge(s, spans)
+}
+
+// merge replaces the union of the spans (in start order) by ***.
+func merge(s string, spans []span) string {
 	var b strings.Builder
 	pos := 0
 	cur := spans[0]
@@ -211,8 +228,12 @@ const maxHold = 64 << 10
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	from := len(w.buf)
 	w.buf = append(w.buf, p...)
-	i := strings.LastIndexByte(string(w.buf), '\n')
+	i := bytes.LastIndexByte(p, '\n')
+	if i >= 0 {
+		i += from
+	}
 	if i < 0 {
 		if len(w.buf) <= maxHold {
 			return len(p), nil

@@ -201,18 +201,23 @@ func (p *mparser) runs(n *yaml.Node, m *Metadata) {
 			r.Using, usingNode = v.Value, v
 		case "main":
 			r.Main = v.Value
+			p.inside(v, "runs.main")
 		case "pre":
 			r.Pre = v.Value
+			p.inside(v, "runs.pre")
 		case "post":
 			r.Post = v.Value
+			p.inside(v, "runs.post")
 		case "pre-if":
 			r.PreIf = v.Value
 		case "post-if":
 			r.PostIf = v.Value
 		case "image":
 			r.Image = v.Value
+			p.inside(v, "runs.image")
 		case "env":
 			p.each(v, "runs.env", nil, func(name string, k, e *yaml.Node) {
+				p.envName(k)
 				r.Env = append(r.Env, workflow.KV{Key: name, Value: e.Value, Pos: workflow.Pos{File: p.file, Line: e.Line, Col: e.Column}})
 			})
 		case "entrypoint":

@@ -103,3 +103,21 @@ func TestLocalActionSymlinkEscapeRefused(t *testing.T) {
 		t.Errorf("a symlink inside the workspace refused: %v", err)
 	}
 }
+
+// action.yml names no absolute script or Dockerfile and no env name a
+// process cannot hold, each refused at its position.
+func TestMetadataRefusesAbsolutePathsAndBadEnvNames(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"name: x\nruns:\n  using: node20\n  main: /etc/evil.js\n", "action.yml:4:9: runs.main \"/etc/evil.js\" is an absolute path"},
+		{"name: x\nruns:\n  using: docker\n  image: /Dockerfile\n", "action.yml:4:10: runs.image \"/Dockerfile\" is an absolute path"},
+		{"name: x\nruns:\n  using: docker\n  image: Dockerfile\n  env:\n    \"A=B\": v\n", "action.yml:6:5: runs.env: environment variable name \"A=B\" contains '='"},
+	} {
+		_, err := Parse("action.yml", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %s", err, tc.want)
+		}
+	}
+	if _, err := Parse("action.yml", []byte("name: x\nruns:\n  using: docker\n  image: ../../Dockerfile\n")); err != nil {
+		t.Errorf("a Dockerfile at the repository root refused: %v", err)
+	}
+}

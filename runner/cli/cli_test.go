@@ -40,6 +40,25 @@ func TestExprCommand(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != `{"kind":"String","value":"main-linux"}` {
 		t.Errorf("code %d out %s", code, out)
 	}
+	// Every top-level key of the file is a named value; objects keep their order.
+	named := writeJSON(t, `{"foo":{"b":1,"a":{"y":true,"x":null}},"Other":[1]}`)
+	for src, want := range map[string]string{
+		"foo.*":               `{"kind":"Array","value":[1,{"y":true,"x":null}]}`,
+		"foo":                 `{"kind":"Object","value":{"b":1,"a":{"y":true,"x":null}}}`,
+		"toJSON(foo.a)":       `{"kind":"String","value":"{\n  \"y\": true,\n  \"x\": null\n}"}`,
+		"other[0] == 1":       `{"kind":"Boolean","value":true}`,
+		"github.sha":          `{"error":{"kind":"parsing","message":"Unrecognized named-value: 'github'. Located at position 1 within expression: github.sha"}}`,
+		"'ı' == 'I'":          `{"kind":"Boolean","value":false}`,
+		"format('{0', foo.b)": `{"error":{"kind":"evaluation","message":"The following format string is invalid: {0"}}`,
+	} {
+		_, out, _ := gantry(t, "expr", src, "--contexts", named)
+		if strings.TrimSpace(out) != want {
+			t.Errorf("%s: got %s want %s", src, out, want)
+		}
+	}
+	if code, _, _ := gantry(t, "expr", "1", "--contexts", writeJSON(t, `[1]`)); code != 2 {
+		t.Errorf("a non-object contexts file: exit %d, want 2", code)
+	}
 	code, out, _ = gantry(t, "expr", "${{ 1 == }}")
 	if code != 1 || !strings.Contains(out, `"kind":"parsing"`) {
 		t.Errorf("parse error: code %d out %s", code, out)
@@ -60,6 +79,7 @@ func writeJSON(t *testing.T, s string) string {
 
 func TestValidateCommand(t *testing.T) {
 	dir := repoWith(t, map[string]string{
+		"warn.yml": "on:\n  workflow_dispatch:\n    unknown-key: x\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n",
 		"good.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n",
 		"bad.yml":  "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo ${{ nope }}\n",
 	})
@@ -67,8 +87,13 @@ func TestValidateCommand(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Errorf("good: code %d err %s", code, errOut)
 	}
+	// GitHub ignores unknown keys under an event: a warning, and still valid.
+	code, _, errOut = gantry(t, "validate", filepath.Join(dir, "warn.yml"))
+	if want := filepath.Join(dir, "warn.yml") + `:3:5: warning: unknown key "unknown-key" for event "workflow_dispatch" is ignored`; code != 0 || !strings.Contains(errOut, want) {
+		t.Errorf("warn: code %d err %q, want %q", code, errOut, want)
+	}
 	code, _, errOut = gantry(t, "validate", filepath.Join(dir, "bad.yml"))
-	want := filepath.Join(dir, "bad.yml") + ":6:23: invalid expression"
+	want := filepath.Join(dir, "bad.yml") + ":6:14: Unrecognized named-value: 'nope'. Located at position 1 within expression: nope"
 	if code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("bad: code %d err %q, want %q", code, errOut, want)
 	}
@@ -125,7 +150,7 @@ func TestRunExitCodes(t *testing.T) {
 		t.Errorf("failing job: code %d\n%s", code, out)
 	}
 	invalid := repoWith(t, map[string]string{".github/workflows/ci.yml": "on: push\njobs:\n  x:\n    runz-on: self-hosted\n"})
-	if code, _, errOut := gantry(t, "run", "-C", invalid); code != 2 || !strings.Contains(errOut, "ci.yml:4:5: unknown key") {
+	if code, _, errOut := gantry(t, "run", "-C", invalid); code != 2 || !strings.Contains(errOut, "ci.yml:4:5: Unexpected value 'runz-on'") {
 		t.Errorf("invalid workflow: code %d\n%s", code, errOut)
 	}
 	if code, _, errOut := gantry(t, "run", "--bogus-flag"); code != 2 || !strings.Contains(errOut, "bogus") {

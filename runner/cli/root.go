@@ -75,6 +75,7 @@ func newRoot(stdio IO) *cobra.Command {
 	root.AddCommand(newActionsCmd(stdio))
 	root.AddCommand(newToolsCmd(stdio))
 	root.AddCommand(newRunnerCmd(stdio))
+	root.AddCommand(newCleanCmd(stdio))
 	return root
 }
 

@@ -45,6 +45,7 @@ type runFlags struct {
 	actor        string
 	network      string
 	tools        toolFlags
+	services     serviceFlags
 }
 
 func newRunCmd(stdio IO) *cobra.Command {
@@ -93,6 +94,7 @@ validation errors.`,
 	fl.StringVar(&f.actor, "actor", "", "github.actor (default: from the payload or git)")
 	addToolFlags(fl, &f.tools)
 	fl.StringVar(&f.network, "network", "", "Docker network for job containers and docker actions of jobs without services, e.g. host to reach this machine's loopback (default: Docker's bridge)")
+	addServiceFlags(fl, &f.services)
 	return cmd
 }
 
@@ -129,13 +131,28 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		return listWorkflows(stdio, wfs, opts)
 	}
 	if !f.dryRun {
-		if err := checkActions(parent, wfs, opts); err != nil {
+		if err := checkActions(parent, triggered(wfs, opts), opts); err != nil {
 			return withCode(ExitUsage, err)
 		}
 	}
+	var svc *runServices
+	if !f.dryRun {
+		if svc, err = startServices(parent, stdio, &f.services, repo, event, &opts); err != nil {
+			return withCode(ExitFailure, err)
+		}
+		defer svc.Close()
+	}
+
+	var sess *session // a dry run makes nothing to record
+	if !f.dryRun {
+		if sess, err = startSession(parent, stdio, &opts, f.workRoot, f.keep); err != nil {
+			return withCode(ExitUsage, err)
+		}
+		defer sess.end()
+	}
 
 	// First Ctrl-C cancels: running steps are killed, always() steps still run.
-	// A second one exits at once.
+	// A second one exits at once, saying what it leaves.
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -150,6 +167,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 				cancel()
 				continue
 			}
+			sess.abandon(stdio)
 			os.Exit(130)
 		}
 	}()
@@ -158,6 +176,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 	var all []*scheduler.JobResult
 	ran, failed := 0, false
 	for _, wf := range wfs {
+		opts.RunID = sess.nextRunID()
 		res, err := scheduler.Run(ctx, wf, opts)
 		if err != nil {
 			return withCode(ExitUsage, err)
@@ -186,6 +205,7 @@ func runWorkflows(parent context.Context, stdio IO, f *runFlags, event string) e
 		return nil
 	}
 	printTable(stdio, all, time.Since(start))
+	svc.PrintArtifacts(stdio)
 	if failed || ctx.Err() != nil {
 		return withCode(ExitFailure, nil)
 	}
@@ -358,4 +378,20 @@ func changedFiles(ctx context.Context, repo string, payload map[string]any) []st
 		return nil
 	}
 	return files
+}
+
+// triggered keeps the workflows this run's event triggers: actions of a
+// workflow that will not run need not be in the cache.
+func triggered(wfs []*workflow.Workflow, opts scheduler.Options) []*workflow.Workflow {
+	var out []*workflow.Workflow
+	for _, wf := range wfs {
+		p, err := plan.Build(wf, plan.Options{
+			Event: trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles},
+			Jobs:  opts.Jobs,
+		})
+		if err != nil || p.Triggered {
+			out = append(out, wf) // an error is reported by the run itself
+		}
+	}
+	return out
 }

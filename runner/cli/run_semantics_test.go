@@ -158,3 +158,49 @@ jobs:
 		t.Errorf("code %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// actions/checkout of the repository itself with path: puts the repository
+// there, inside the workspace.
+func TestSelfCheckoutWithPath(t *testing.T) {
+	dir := repoWith(t, map[string]string{
+		".github/workflows/ci.yml": `
+on: push
+jobs:
+  t:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          path: src/deep/copy
+      - run: cat src/deep/copy/marker.txt && test ! -e src/deep/copy/src
+`,
+		"marker.txt": "checked-out-here\n",
+	})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "checked-out-here") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src")); err == nil {
+		t.Errorf("the copy was written into the repository itself")
+	}
+}
+
+// Actions of a workflow the event does not trigger need not be cached.
+func TestMissingActionsOfUntriggeredWorkflowsDoNotBlock(t *testing.T) {
+	dir := repoWith(t, map[string]string{
+		".github/workflows/ci.yml":      "on: push\njobs:\n  t:\n    runs-on: self-hosted\n    steps:\n      - run: echo ci-ran\n",
+		".github/workflows/release.yml": "on:\n  push:\n    tags: ['v*']\njobs:\n  r:\n    runs-on: self-hosted\n    steps:\n      - uses: nobody/not-cached@v1\n",
+	})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir(), "--action-cache", t.TempDir())
+	if code != 0 || !strings.Contains(out, "ci-ran") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	ev := filepath.Join(t.TempDir(), "tag.json")
+	if err := os.WriteFile(ev, []byte(`{"ref": "refs/tags/v1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = gantry(t, "run", "-C", dir, "-e", ev, "--workdir", t.TempDir(), "--action-cache", t.TempDir())
+	if code != 2 || !strings.Contains(errOut, "nobody/not-cached@v1 (used at") {
+		t.Errorf("tag push: code %d\n%s", code, errOut)
+	}
+}

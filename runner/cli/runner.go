@@ -121,7 +121,8 @@ come from $GANTRY_RUNNER_TOKEN, so it stays out of the process list.`,
 			for i, l := range parsed {
 				strs[i] = l.String()
 			}
-			cfg := &selfhosted.Config{Forge: kind, URL: url, Name: creds.Name, Labels: strs, Ephemeral: ephemeral}
+			// A JIT runner takes one job: the server forgets it after.
+			cfg := &selfhosted.Config{Forge: kind, URL: url, Name: creds.Name, Labels: strs, Ephemeral: ephemeral || jit != ""}
 			if err := selfhosted.Save(dir, cfg, creds); err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -183,6 +184,13 @@ running (it died) are reported failed at start, never run again.`,
 			}
 			stop, cancel := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer cancel()
+			go func() {
+				// After the first signal the default handling comes back:
+				// a second one ends the process at once (its running jobs
+				// are then reported failed at the next start).
+				<-stop.Done()
+				cancel()
+			}()
 
 			if metricsAddr != "" {
 				ln, err := net.Listen("tcp", metricsAddr)

@@ -95,6 +95,10 @@ func openToolCache(ctx context.Context, stdio IO, flag, repo string) (*toolcache
 	if err != nil {
 		return nil, err
 	}
+	return seedToolCache(ctx, stdio, flag, s)
+}
+
+func seedToolCache(ctx context.Context, stdio IO, flag string, s toolSettings) (*toolcache.Cache, error) {
 	dir := s.toolCache
 	if flag != "" {
 		dir = flag
@@ -125,15 +129,15 @@ func openToolCache(ctx context.Context, stdio IO, flag, repo string) (*toolcache
 
 // applyToolOptions gives the run its tool cache and docker socket.
 func applyToolOptions(ctx context.Context, stdio IO, f *toolFlags, repo string, opts *scheduler.Options) error {
-	c, err := openToolCache(ctx, stdio, f.toolCache, repo)
-	if err != nil {
-		return err
-	}
-	opts.ToolCache = c.Dir
 	s, err := loadToolSettings(repo)
 	if err != nil {
 		return err
 	}
+	c, err := seedToolCache(ctx, stdio, f.toolCache, s)
+	if err != nil {
+		return err
+	}
+	opts.ToolCache = c.Dir
 	sock := s.dockerSocket
 	if f.dockerSocket != "" {
 		sock = f.dockerSocket
@@ -209,6 +213,9 @@ Python on PATH and the toolchains named in .gantry.yml (toolchains: [DIR, ...]).
 				return withCode(ExitUsage, err)
 			}
 			name, version := args[0], args[1]
+			if strings.EqualFold(name, "python") {
+				name = "Python" // setup-python's name for it in the tool cache
+			}
 			var e toolcache.Entry
 			switch {
 			case from != "":

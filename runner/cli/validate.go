@@ -20,7 +20,8 @@ directory of *.yml/*.yaml files. Exit 0 when all are valid, 1 when not.`,
 			}
 			bad := 0
 			for _, p := range args {
-				_, err := workflow.Load(p)
+				wfs, err := workflow.Load(p)
+				printWarnings(stdio, wfs)
 				if err == nil {
 					continue
 				}
@@ -45,4 +46,13 @@ func printWorkflowErrors(stdio IO, err error) {
 		return
 	}
 	fmt.Fprintln(stdio.Err, err)
+}
+
+// printWarnings prints problems GitHub ignores (the workflows stay valid).
+func printWarnings(stdio IO, wfs []*workflow.Workflow) {
+	for _, wf := range wfs {
+		for _, w := range wf.Warnings {
+			fmt.Fprintf(stdio.Err, "%s: warning: %s\n", w.Pos, w.Msg)
+		}
+	}
 }

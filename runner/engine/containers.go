@@ -10,6 +10,7 @@ import (
 	"github.com/gantry-ci/gantry/internal/expr"
 	"github.com/gantry-ci/gantry/runner/evaluate"
 	"github.com/gantry-ci/gantry/runner/jobenv"
+	"github.com/gantry-ci/gantry/runner/toolcache"
 	"github.com/gantry-ci/gantry/runner/workflow"
 	"github.com/gantry-ci/gantry/runner/workspace"
 )
@@ -45,6 +46,13 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 		if ss.Image == "" {
 			continue // GitHub skips a service whose image evaluates to empty
 		}
+		var err error
+		if ss.Entrypoint, err = evaluate.String(s.Entrypoint, env); err != nil {
+			return fmt.Errorf("%s: services.%s: entrypoint: %w", s.Pos, s.ID, err)
+		}
+		if ss.Command, err = evaluate.String(s.Command, env); err != nil {
+			return fmt.Errorf("%s: services.%s: command: %w", s.Pos, s.ID, err)
+		}
 		spec.Services = append(spec.Services, ss)
 	}
 	if spec.Image != "" {
@@ -57,8 +65,7 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			return fmt.Errorf("copy event payload: %w", err)
 		}
 		workRoot := filepath.Join(j.base, "work")
-		// A bound repository makes no work folder of its own.
-		if err := os.MkdirAll(workRoot, 0o755); err != nil {
+		if err := os.MkdirAll(workRoot, 0o755); err != nil { // absent when the repository is bound (-b)
 			return err
 		}
 		spec.Mounts = []jobenv.Mount{
@@ -67,6 +74,11 @@ func (j *jobRun) startContainers(ctx context.Context, platform string, env *expr
 			{Source: j.toolCache, Target: ctrToolCache},
 			{Source: j.home, Target: ctrHome},
 			{Source: workflowDir, Target: ctrWorkflow},
+		}
+		// Tools the cache links to (a seeded pyenv Python) are mounted where
+		// the links point, read-only, so they resolve inside the container.
+		for _, root := range toolcache.LinkedRoots(j.toolCache) {
+			spec.Mounts = append(spec.Mounts, jobenv.Mount{Source: root, Target: root, ReadOnly: true})
 		}
 		// The workspace gets its own mount where GitHub's layout has it: a
 		// bound repository lives elsewhere, and a copy-on-write workspace is
@@ -109,12 +121,12 @@ func fillContainer(image *string, envOut *map[string]string, ports, volumes *[]s
 		return fmt.Errorf("image: %w", err)
 	}
 	*envOut = map[string]string{}
-	for _, kv := range c.Env {
-		v, err := evaluate.String(kv.Value, env)
-		if err != nil {
-			return fmt.Errorf("env %s: %w", kv.Key, err)
-		}
-		(*envOut)[kv.Key] = v
+	pairs, err := envPairs(c.Env, c.EnvExpr, env)
+	if err != nil {
+		return err
+	}
+	for _, kv := range pairs {
+		(*envOut)[kv.Key] = kv.Value
 	}
 	for _, p := range c.Ports {
 		v, err := evaluate.String(p, env)
@@ -133,10 +145,24 @@ func fillContainer(image *string, envOut *map[string]string, ports, volumes *[]s
 	if *options, err = evaluate.String(c.Options, env); err != nil {
 		return fmt.Errorf("options: %w", err)
 	}
-	for _, kv := range c.Credentials {
-		v, err := evaluate.String(kv.Value, env)
+	creds := c.Credentials
+	if c.CredentialsExpr != "" {
+		pairs, err := evaluate.Mapping(c.CredentialsExpr, env)
 		if err != nil {
 			return fmt.Errorf("credentials: %w", err)
+		}
+		creds = nil
+		for _, p := range pairs {
+			// already evaluated: keep the value as it is
+			creds = append(creds, workflow.KV{Key: p.Key, Value: p.Value})
+		}
+	}
+	for _, kv := range creds {
+		v := kv.Value
+		if c.CredentialsExpr == "" {
+			if v, err = evaluate.String(kv.Value, env); err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
 		}
 		switch kv.Key {
 		case "username":

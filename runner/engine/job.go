@@ -60,7 +60,7 @@ type jobRun struct {
 	eventPathOverride string // GITHUB_EVENT_PATH inside a job container
 	network           string // the job network, for docker actions
 	preStates         map[*workflow.Step]map[string]string
-	nodeVersions      map[string]string // node on PATH -> its version, asked once
+	nodeVersions      map[string]string // node on PATH -> its version, asked once; warnings given
 }
 
 func newJobRun(req *Request, deps Deps) *jobRun {
@@ -182,7 +182,13 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		return fmt.Errorf("job %s: make job dir: %w", j.id, err)
 	}
 	j.base = base
-	j.cleanup = append(j.cleanup, func(context.Context) { _ = os.RemoveAll(base) })
+	j.cleanup = append(j.cleanup, func(context.Context) {
+		if j.deps.RemoveDir != nil {
+			j.deps.RemoveDir(base)
+			return
+		}
+		_ = os.RemoveAll(base)
+	})
 	j.temp = filepath.Join(base, "temp")
 	j.home = filepath.Join(base, "home")
 	j.toolCache = j.deps.ToolCache
@@ -225,14 +231,21 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 	j.baseEnv = map[string]string{}
 	ctxEnv := map[string]any{}
 	env.Contexts["env"] = ctxEnv
-	for _, list := range [][]workflow.KV{j.req.Workflow.Env, j.job.Env} {
-		for _, kv := range list {
-			v, err := evaluate.String(kv.Value, env)
-			if err != nil {
-				return fmt.Errorf("%s: env %s: %w", kv.Pos, kv.Key, err)
+	for _, lvl := range []struct {
+		m     workflow.Map
+		whole string
+		pos   workflow.Pos
+	}{{j.req.Workflow.Env, j.req.Workflow.EnvExpr, j.req.Workflow.Pos}, {j.job.Env, j.job.EnvExpr, j.job.Pos}} {
+		pairs, err := envPairs(lvl.m, lvl.whole, env)
+		if err != nil {
+			if lvl.whole != "" {
+				return fmt.Errorf("%s: %w", lvl.pos, err)
 			}
-			j.baseEnv[kv.Key] = v
-			ctxEnv[kv.Key] = v
+			return err
+		}
+		for _, kv := range pairs {
+			j.baseEnv[kv.Key] = kv.Value
+			ctxEnv[kv.Key] = kv.Value
 		}
 	}
 

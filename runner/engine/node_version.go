@@ -45,7 +45,12 @@ func (j *jobRun) nodeFor(ctx context.Context, using, pathEnv string) (string, er
 		j.nodeVersions[node] = v
 		j.mu.Unlock()
 	}
-	if got, _, _ := strings.Cut(v, "."); got != major {
+	key := "warned\x00" + using // one warning per job and major is enough
+	j.mu.Lock()
+	warned := j.nodeVersions[key] != ""
+	j.nodeVersions[key] = "yes"
+	j.mu.Unlock()
+	if got, _, _ := strings.Cut(v, "."); got != major && !warned {
 		if v == "" {
 			v = "of unknown version"
 		}
@@ -71,4 +76,38 @@ func (j *jobRun) nodeVersion(ctx context.Context, node, pathEnv string) string {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir()
+}
+
+// setupTools are the setup actions that look their tool up in the tool
+// cache before they download it, by the tool's name there.
+var setupTools = map[string]string{"setup-go": "go", "setup-node": "node", "setup-python": "Python"}
+
+// toolCacheHint adds to a failed setup action's error what the tool cache
+// has and how to add a version: offline, a version it lacks is the usual
+// reason (the action's own message is about its download).
+func (j *jobRun) toolCacheHint(la *loadedAction, inputs map[string]string, err error) error {
+	repo := strings.ToLower(la.ref.Repo)
+	tool, ok := setupTools[repo]
+	if !ok || !strings.EqualFold(la.ref.Owner, "actions") || j.toolCache == "" {
+		return err
+	}
+	c := &toolcache.Cache{Dir: j.toolCache}
+	var have []string
+	if list, lerr := c.List(); lerr == nil {
+		for _, e := range list {
+			if e.Tool == tool {
+				have = append(have, e.Version)
+			}
+		}
+	}
+	has := "no " + tool
+	if len(have) > 0 {
+		has = tool + " " + strings.Join(have, ", ")
+	}
+	want := "VERSION"
+	if v := strings.TrimSpace(inputs[strings.TrimPrefix(repo, "setup-")+"-version"]); v != "" {
+		want = v // go-version, node-version, python-version
+	}
+	return fmt.Errorf("%w; the tool cache %s has %s: without a network, ask for one of those or add the version with `%s`",
+		err, c.Dir, has, toolcache.AddCommand(tool, want))
 }

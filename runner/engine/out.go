@@ -96,16 +96,21 @@ type lineWriter struct {
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Only the new bytes can hold a newline: scanning the whole buffer on
+	// every write is quadratic for output written a byte at a time.
+	from := len(w.buf)
 	w.buf = append(w.buf, p...)
 	for {
-		i := bytes.IndexByte(w.buf, '\n')
+		i := bytes.IndexByte(w.buf[from:], '\n')
 		if i < 0 {
 			break
 		}
+		i += from
 		line := w.buf[:i]
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		w.fn(string(line))
 		w.buf = w.buf[i+1:]
+		from = 0
 	}
 	// Bound memory for output that never ends a line, keeping back a tail
 	// that may be the start of a secret, and never cutting one in two.

@@ -36,6 +36,10 @@ type Request struct {
 	// Env is added to every step's environment (runtime service URLs and
 	// tokens); workflow, job and step env win over it.
 	Env map[string]string
+	// ContainerEnv overrides Env for processes in containers (job
+	// containers, docker actions): the same service variables with an
+	// address containers reach.
+	ContainerEnv map[string]string
 }
 
 // Deps are what a job needs from outside, handed in so that a local run, a
@@ -51,6 +55,10 @@ type Deps struct {
 	Workspace    workspace.Provider
 	// WorkDir is where the job's directories (temp, home, workspace) are made.
 	WorkDir string
+	// RemoveDir, when set, takes the job's directory once the job is done
+	// (the workspace already released), so the removal can happen off the
+	// job's critical path; nil removes it before RunJob returns.
+	RemoveDir func(dir string)
 	// ToolCache is RUNNER_TOOL_CACHE on the host; a folder in WorkDir when empty.
 	ToolCache string
 	Platforms map[string]string // runs-on label -> "host" or an image

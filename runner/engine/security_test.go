@@ -1,14 +1,20 @@
 package engine
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gantry-ci/gantry/internal/mask"
+	"github.com/gantry-ci/gantry/runner/jobenv"
 	"github.com/gantry-ci/gantry/runner/report"
 	"github.com/gantry-ci/gantry/runner/report/recorder"
+	"github.com/gantry-ci/gantry/runner/workspace"
 )
 
 // stepEnds maps each finished step's name to how it ended.
@@ -168,5 +174,75 @@ func BenchmarkLineWriterNoNewline(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for i := 0; i < b.N; i++ {
 		_, _ = lw.Write(data)
+	}
+}
+
+// buildRecorder is a container backend that only records what it is asked
+// to build; the docker action then "runs" and exits 0.
+type buildRecorder struct {
+	mu       sync.Mutex
+	contexts []string
+}
+
+func (b *buildRecorder) StartJob(context.Context, jobenv.ContainerJobSpec) (jobenv.ContainerJob, error) {
+	return nil, fmt.Errorf("not used")
+}
+func (b *buildRecorder) BuildActionImage(_ context.Context, dir, _ string, _ map[string]string) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.contexts = append(b.contexts, dir)
+	return "built:latest", nil
+}
+func (b *buildRecorder) RunAction(context.Context, jobenv.DockerActionSpec) (int, error) {
+	return 0, nil
+}
+func (b *buildRecorder) Cleanup(context.Context, string) error { return nil }
+
+// A docker action's Dockerfile may be anywhere in its repository (GitHub
+// builds ../../Dockerfile from the repository root), but a path or symlink
+// leading out of it would send a host folder to the engine as build context.
+func TestDockerActionBuildContextStaysInRepository(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &buildRecorder{}
+	res, rec, _ := runJob(t, `
+on: push
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    steps:
+      - name: shared
+        uses: ./actions/shared
+      - name: escape
+        if: always()
+        uses: ./actions/escape
+`, map[string]string{
+		"Dockerfile":                "FROM scratch\n",
+		"actions/shared/action.yml": "name: s\nruns:\n  using: docker\n  image: ../../Dockerfile\n",
+		"actions/escape/action.yml": "name: e\nruns:\n  using: docker\n  image: link/Dockerfile\n",
+	}, func(r *Request, d *Deps) {
+		d.Containers = b
+		ws := d.Workspace.(workspace.Copy).Repo
+		if err := os.Symlink(outside, filepath.Join(ws, "actions", "escape", "link")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ends := stepEnds(rec)
+	if e := ends["shared"]; e.Conclusion != report.Success {
+		t.Errorf("the repository's root Dockerfile was refused: %+v\n%s", e, rec.Text())
+	}
+	if e := ends["escape"]; e.Conclusion != report.Failure || !strings.Contains(e.Err, "resolves outside") {
+		t.Errorf("a Dockerfile outside the repository: %+v", e)
+	}
+	for _, c := range b.contexts {
+		if strings.HasPrefix(c, outside) {
+			t.Errorf("built with a context outside the repository: %s", c)
+		}
+	}
+	if res.Result != report.Failure {
+		t.Errorf("result %s", res.Result)
 	}
 }

@@ -180,13 +180,17 @@ func (j *jobRun) runStep(ctx context.Context, sc *scope, s *workflow.Step, index
 	// The step's own env sees the env context as it stands.
 	env := j.exprEnv(ctx, sc, j.envContext(sc, nil))
 	stepEnv := map[string]string{}
-	for _, kv := range s.Env {
-		v, err := evaluate.String(kv.Value, env)
-		if err != nil {
-			fail("%s: env %s: %v", kv.Pos, kv.Key, err)
-			return
+	pairs, err := envPairs(s.Env, s.EnvExpr, env)
+	if err != nil {
+		if s.EnvExpr != "" {
+			fail("%s: %v", s.Pos, err)
+		} else {
+			fail("%v", err)
 		}
-		stepEnv[kv.Key] = v
+		return
+	}
+	for _, kv := range pairs {
+		stepEnv[kv.Key] = kv.Value
 	}
 	env.Contexts["env"] = j.envContext(sc, stepEnv)
 	if s.Name != "" {

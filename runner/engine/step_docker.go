@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gantry-ci/gantry/internal/safepath"
 	"github.com/gantry-ci/gantry/runner/evaluate"
 	"github.com/gantry-ci/gantry/runner/jobenv"
 	"github.com/gantry-ci/gantry/runner/report"
@@ -79,6 +80,11 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, c stepCall, la *loadedAct
 		// As GitHub's runner does, the Dockerfile's folder is the build context
 		// (image: ../../Dockerfile builds from the repository root).
 		dockerfile := filepath.Join(la.dir, image)
+		// The build context is the Dockerfile's folder, sent whole to the
+		// engine: never a folder outside the action's repository.
+		if _, err := safepath.Within(j.actionRoot(la), dockerfile); err != nil {
+			return fmt.Errorf("%s: %s: runs.image: %w", s.Pos, s.Uses, err)
+		}
 		built, err := j.deps.Containers.BuildActionImage(ctx, filepath.Dir(dockerfile), dockerfile, j.deps.BuildArgs)
 		if err != nil {
 			return fmt.Errorf("%s: build %s: %w", s.Pos, s.Uses, err)
@@ -146,6 +152,9 @@ func (j *jobRun) runContainer(ctx context.Context, sc *scope, st *stepState, ima
 	}
 	env := map[string]string{"HOME": actHome}
 	for k, v := range j.req.Env {
+		env[k] = v
+	}
+	for k, v := range j.req.ContainerEnv {
 		env[k] = v
 	}
 	for k, v := range j.defaultEnv(sc, st) {

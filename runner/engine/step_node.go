@@ -30,7 +30,7 @@ func (nodeKind) run(ctx context.Context, j *jobRun, c stepCall, la *loadedAction
 		extra[k] = v
 	}
 	if err := j.nodeScript(ctx, asc, c.st, la, m.Runs.Main, c.stepEnv, extra); err != nil {
-		return err
+		return j.toolCacheHint(la, inputs, err)
 	}
 	if m.Runs.Post == "" {
 		return nil

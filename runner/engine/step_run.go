@@ -103,6 +103,11 @@ func (j *jobRun) processEnv(sc *scope, stepEnv map[string]string, st *stepState,
 	for k, v := range j.req.Env {
 		env[k] = v
 	}
+	if j.inside {
+		for k, v := range j.req.ContainerEnv {
+			env[k] = v
+		}
+	}
 	for k, v := range j.defaultEnv(sc, st) {
 		env[k] = v
 	}

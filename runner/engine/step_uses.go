@@ -36,8 +36,7 @@ func (usesKind) main(ctx context.Context, j *jobRun, c stepCall) error {
 		return err
 	}
 	if la.self {
-		j.rep.Line(report.Output, "actions/checkout of this repository: the workspace already holds it")
-		return nil
+		return j.selfCheckout(with["path"])
 	}
 	inputs, err := j.actionInputs(la, with, c.env, c.s)
 	if err != nil {
@@ -197,21 +196,50 @@ func (j *jobRun) stageAction(ref action.Ref, dir string) (string, error) {
 		}
 		return s
 	}
-	parts := []string{j.base, "work", "_actions", segment(ref.Owner), segment(ref.Repo), segment(ref.Version)}
+	// The whole repository is staged: an action in a sub-folder may use
+	// files beside it (actions/cache/restore runs ../dist/restore-only).
+	repoDir := dir
+	var sub []string
 	if ref.SubPath != "" {
-		for _, p := range strings.Split(ref.SubPath, "/") {
-			parts = append(parts, segment(p))
+		sub = strings.Split(ref.SubPath, "/")
+		for range sub {
+			repoDir = filepath.Dir(repoDir)
 		}
 	}
-	staged := filepath.Join(parts...)
-	if _, err := os.Stat(filepath.Join(staged, ".gantry-staged")); err == nil {
-		return staged, nil
+	staged := filepath.Join(j.base, "work", "_actions", segment(ref.Owner), segment(ref.Repo), segment(ref.Version))
+	if _, err := os.Stat(filepath.Join(staged, ".gantry-staged")); err != nil {
+		if err := workspace.CopyTree(repoDir, staged); err != nil {
+			return "", fmt.Errorf("stage action %s/%s@%s for the job container: %w", ref.Owner, ref.Repo, ref.Version, err)
+		}
+		if err := os.WriteFile(filepath.Join(staged, ".gantry-staged"), nil, 0o644); err != nil {
+			return "", err
+		}
 	}
-	if err := workspace.CopyTree(dir, staged); err != nil {
-		return "", fmt.Errorf("stage action %s/%s@%s for the job container: %w", ref.Owner, ref.Repo, ref.Version, err)
-	}
-	if err := os.WriteFile(filepath.Join(staged, ".gantry-staged"), nil, 0o644); err != nil {
-		return "", err
+	if len(sub) > 0 {
+		staged = filepath.Join(append([]string{staged}, sub...)...)
 	}
 	return staged, nil
+}
+
+// selfCheckout serves actions/checkout of the workspace's own repository.
+// With path: the repository goes where the job asked for it, inside the
+// workspace, as the real action puts it.
+func (j *jobRun) selfCheckout(path string) error {
+	path = strings.TrimSpace(path)
+	if path == "" || path == "." {
+		j.rep.Line(report.Output, "actions/checkout of this repository: the workspace already holds it")
+		return nil
+	}
+	if strings.HasPrefix(path, j.path(j.workspace)+"/") {
+		path = strings.TrimPrefix(path, j.path(j.workspace)+"/")
+	}
+	target := filepath.Join(j.workspace, filepath.FromSlash(path))
+	if rel, err := filepath.Rel(j.workspace, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(path) {
+		return fmt.Errorf("actions/checkout: path %q is outside the workspace %s", path, j.path(j.workspace))
+	}
+	if err := workspace.CopyTreeInto(j.workspace, target); err != nil {
+		return fmt.Errorf("actions/checkout: copy the repository to %s: %w", path, err)
+	}
+	j.rep.Line(report.Output, "actions/checkout of this repository: copied into "+path)
+	return nil
 }

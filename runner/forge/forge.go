@@ -38,6 +38,11 @@ type Job struct {
 	// to "host" or a docker image (from the runner's registration).
 	Labels []string
 	RunsOn map[string]string
+	// ActionsURL is where the forge says actions come from (Gitea's
+	// DEFAULT_ACTIONS_URL, https://github.com on GitHub); the runner clones
+	// actions missing from its cache from there unless --action-mirror says
+	// otherwise.
+	ActionsURL string
 	// Queued is when the server queued the job, when the protocol knows it
 	// (for the queue-wait histogram); zero otherwise.
 	Queued time.Time

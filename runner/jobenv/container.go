@@ -46,6 +46,10 @@ type ServiceSpec struct {
 	Options  string
 	Username string
 	Password string
+	// Entrypoint and Command override the image's ENTRYPOINT and CMD
+	// (services' entrypoint: and command:); Command is split like a shell.
+	Entrypoint string
+	Command    string
 }
 
 // Mount binds a host path into a container.

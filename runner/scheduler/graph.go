@@ -218,6 +218,9 @@ func (r *run) runJobNode(ctx context.Context, n *jobNode) {
 		}
 		return true
 	}}
+	env.JobStatus = func(fn string, jobs []string) bool {
+		return namedStatus(n.deps, fn, jobs, cancelled)
+	}
 	job := n.job
 	cond := job.If
 	if strings.TrimSpace(cond) == "" {
@@ -386,7 +389,7 @@ func (r *run) runCell(ctx context.Context, job *workflow.Job, name string, cell,
 		RunID: strconv.FormatInt(r.opts.RunID, 10), Workflow: r.wf, Job: job, Name: name,
 		Matrix: cell, Strategy: strategy, Needs: needs,
 		GitHub: r.github, Inputs: r.inputs, Vars: r.opts.Vars, Secrets: r.opts.Secrets,
-		EventPath: r.eventPath, Env: r.opts.Env,
+		EventPath: r.eventPath, Env: r.opts.Env, ContainerEnv: r.opts.ContainerEnv,
 	}
 	return engine.RunJob(ctx, req, r.deps(rep))
 }

@@ -78,6 +78,9 @@ type Options struct {
 	Concurrency *Concurrency
 	// Masker lets the caller share masking with its own output; made when nil.
 	Masker *mask.Masker
+	// ContainerEnv overrides Env in job containers and docker actions (the
+	// runtime services at an address containers reach).
+	ContainerEnv map[string]string
 
 	called bool // a reusable workflow run for a caller's job
 }
@@ -140,6 +143,7 @@ type run struct {
 	annotations []Annotation
 	summaries   []Summary
 	conc        *Concurrency
+	reaper      reaper // removes finished jobs' folders in the background
 }
 
 func newRun(wf *workflow.Workflow, opts Options) (*run, error) {
@@ -210,6 +214,7 @@ func (r *run) close() {
 		}
 		cancel()
 	}
+	r.reaper.wait()
 	if r.owned {
 		_ = os.RemoveAll(r.dir)
 	}
@@ -221,7 +226,7 @@ func (r *run) deps(rep report.Job) engine.Deps {
 		Reporter: rep, Masker: r.masker,
 		Containers: r.opts.Containers, NoContainers: r.opts.NoContainers,
 		Actions: r.opts.Actions, Workspace: r.opts.Workspace,
-		WorkDir: filepath.Join(r.dir, "jobs"), ToolCache: r.opts.ToolCache,
+		WorkDir: filepath.Join(r.dir, "jobs"), ToolCache: r.opts.ToolCache, RemoveDir: r.reaper.remove,
 		Platforms: r.opts.Platforms, BuildArgs: r.opts.ActionBuildArgs, Network: r.opts.Network,
 		SkipNoPlatform: true,
 	}

@@ -225,12 +225,14 @@ func (r *Runner) runOne(jobsCtx context.Context, a forge.Assignment, flight infl
 			r.Metrics.queueWait.Observe(time.Since(readyAt).Seconds())
 		}
 		r.Metrics.running.Inc()
-		defer r.Metrics.running.Dec()
 	}
 	start := time.Now()
 	jlog.Info("job started")
 	out, err := r.Executor.Execute(ctx, job, a.Reporter())
 	elapsed := time.Since(start)
+	if r.Metrics != nil {
+		r.Metrics.running.Dec()
+	}
 	if err != nil {
 		reason := errors.New(masker.Replace(err.Error()))
 		jlog.Error("job could not run", "err", reason)

@@ -1,6 +1,7 @@
 package selfhosted
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func Save(dir string, cfg *Config, creds *forge.Credentials) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("runner dir %s: %w", dir, err)
 	}
-	if err := writeJSON(filepath.Join(dir, credsFile), creds); err != nil {
+	if err := writeJSON(filepath.Join(dir, credsFile), toFile(creds)); err != nil {
 		return err
 	}
 	return writeJSON(filepath.Join(dir, configFile), cfg)
@@ -53,14 +54,41 @@ func Load(dir string) (*Config, *forge.Credentials, error) {
 		}
 		return nil, nil, err
 	}
-	var creds forge.Credentials
-	if err := readJSON(filepath.Join(dir, credsFile), &creds); err != nil {
+	var cf credsOnDisk
+	if err := readJSON(filepath.Join(dir, credsFile), &cf); err != nil {
 		return nil, nil, err
+	}
+	creds := forge.Credentials{Forge: cf.Forge, Name: cf.Name, Data: cf.Raw}
+	if len(cf.Data) > 0 {
+		var b bytes.Buffer
+		if err := json.Compact(&b, cf.Data); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, credsFile), err)
+		}
+		creds.Data = b.Bytes()
 	}
 	if fi, err := os.Stat(filepath.Join(dir, credsFile)); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		return nil, nil, fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", filepath.Join(dir, credsFile), fi.Mode().Perm())
 	}
 	return &cfg, &creds, nil
+}
+
+// credsOnDisk keeps the protocol's data readable when it is JSON (it is
+// for both forges), base64 otherwise.
+type credsOnDisk struct {
+	Forge string          `json:"forge"`
+	Name  string          `json:"name"`
+	Data  json.RawMessage `json:"data,omitempty"`
+	Raw   []byte          `json:"data_base64,omitempty"`
+}
+
+func toFile(c *forge.Credentials) credsOnDisk {
+	f := credsOnDisk{Forge: c.Forge, Name: c.Name}
+	if json.Valid(c.Data) {
+		f.Data = c.Data
+	} else {
+		f.Raw = c.Data
+	}
+	return f
 }
 
 // Forget removes the registration and credentials from dir (after remove).

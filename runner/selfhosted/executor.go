@@ -74,6 +74,20 @@ func (e *Executor) Execute(ctx context.Context, job *forge.Job, rep report.Job) 
 		return nil, err
 	}
 
+	run, err := jobIf(wj, job, needs)
+	if err != nil {
+		return nil, err
+	}
+	if !run {
+		// The server left the job's if: to the runner (Gitea does when
+		// it holds no status function the server decides).
+		now := time.Now()
+		rep.Started(report.JobInfo{JobID: wj.ID, Name: jobName(wj, job), Matrix: job.Matrix, Started: now})
+		rep.Line(report.Info, "Skipped: the job's if: is false")
+		rep.Finished(report.JobEnd{Result: report.Skipped, Ended: now})
+		return &forge.Outcome{Result: report.Skipped}, nil
+	}
+
 	masker := mask.New()
 	for _, v := range job.Secrets {
 		masker.Add(v)
@@ -122,6 +136,10 @@ func (e *Executor) Execute(ctx context.Context, job *forge.Job, rep report.Job) 
 	actions := e.Actions
 	if actions == nil {
 		actions = action.CacheSource{}
+	}
+	if cs, ok := actions.(action.CacheSource); ok && cs.Mirror == "" && job.ActionsURL != "" {
+		cs.Mirror = job.ActionsURL
+		actions = cs
 	}
 	deps := engine.Deps{
 		Reporter: rep, Masker: masker,
@@ -175,6 +193,39 @@ func checkLabels(wj *workflow.Job, job *forge.Job, needs map[string]any, platfor
 		known = append(known, k)
 	}
 	return fmt.Errorf("%s: %w: runs-on %v matches none of this runner's labels %v; register the runner with --labels NAME:host or NAME:docker://IMAGE", wj.Pos, ErrUnknownLabel, labels, known)
+}
+
+// jobIf evaluates the job's if: against the results of the jobs it needs.
+func jobIf(wj *workflow.Job, job *forge.Job, needs map[string]any) (bool, error) {
+	if strings.TrimSpace(wj.If) == "" {
+		return true, nil
+	}
+	allOK, anyFailed := true, false
+	for _, n := range job.Needs {
+		if n.Result != "" && n.Result != report.Success {
+			allOK = false
+		}
+		if n.Result == report.Failure {
+			anyFailed = true
+		}
+	}
+	env := &expr.Env{Contexts: map[string]any{
+		"github": job.GitHub, "inputs": job.Inputs, "vars": evaluate.StringMap(job.Vars),
+		"needs": needs, "matrix": job.Matrix, "strategy": map[string]any{},
+	}, Status: func(fn string) bool {
+		switch fn {
+		case "success":
+			return allOK
+		case "failure":
+			return anyFailed
+		}
+		return false
+	}}
+	ok, err := expr.EvalCondition(wj.If, env)
+	if err != nil {
+		return false, fmt.Errorf("%s: job %q if: %w", wj.IfPos, wj.ID, err)
+	}
+	return ok, nil
 }
 
 // githubContext is the server's github context when it sent one, with the

@@ -2,10 +2,12 @@ package services_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gantry-ci/gantry/runner/services"
@@ -34,7 +36,10 @@ func randomFile(t *testing.T, f *fixture, rel string, n int) {
 }
 
 func TestCacheBadKeys(t *testing.T) {
-	f := start(t, services.Config{})
+	t.Parallel()
+	var mu sync.Mutex
+	var logged []string
+	f := start(t, services.Config{Log: func(m string) { mu.Lock(); logged = append(logged, m); mu.Unlock() }})
 	f.write("d/x", "x")
 	for _, key := range []string{"../../escape", "/etc/passwd", `C:\evil`, "a/../../b"} {
 		// v1 passes the service's reason to the step; v2's client replaces
@@ -45,6 +50,11 @@ func TestCacheBadKeys(t *testing.T) {
 		if res, _, out := f.node(nil, "save", jsonList("d"), key); res != "-1" {
 			t.Errorf("v2 save with key %q: %q\n%s", key, res, out)
 		}
+		mu.Lock()
+		if len(logged) == 0 || !strings.Contains(logged[len(logged)-1], fmt.Sprintf("%q", key)) {
+			t.Errorf("gantry did not say why key %q was refused: %q", key, logged)
+		}
+		mu.Unlock()
 		if res, _, out := f.node(nil, "restore", jsonList("d"), key); res != "null" || !strings.Contains(out, "cache key") || !strings.Contains(out, "(400)") {
 			t.Errorf("restore with key %q: %q\n%s", key, res, out)
 		}
@@ -57,6 +67,7 @@ func TestCacheBadKeys(t *testing.T) {
 }
 
 func TestCacheOversizedUploadAndEviction(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{CacheMaxBytes: 6000})
 	randomFile(t, f, "big/x", 20000)
 	for _, env := range []map[string]string{nil, {"ACTIONS_CACHE_SERVICE_V2": "-"}} {
@@ -95,7 +106,10 @@ func TestCacheOversizedUploadAndEviction(t *testing.T) {
 }
 
 func TestCacheCorruptedEntryIsNotServed(t *testing.T) {
-	f := start(t, services.Config{})
+	t.Parallel()
+	var mu sync.Mutex
+	var logged []string
+	f := start(t, services.Config{Log: func(m string) { mu.Lock(); logged = append(logged, m); mu.Unlock() }})
 	f.write("d/x", "good")
 	if res, _, out := f.node(nil, "save", jsonList("d"), "k-old"); res == "-1" {
 		t.Fatal(out)
@@ -120,9 +134,33 @@ func TestCacheCorruptedEntryIsNotServed(t *testing.T) {
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Fatalf("the corrupted entry is still on disk")
 	}
+
+	// Corrupted behind the lookup's back (same size and time): the
+	// download is cut short, the step is warned, the entry goes.
+	entries, _ = f.svc.Cache.Entries("")
+	old := entries[0]
+	p = f.svc.Cache.Path(&old)
+	st, _ := os.Stat(p)
+	b, _ = os.ReadFile(p)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(p, b, 0o600)
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+	os.RemoveAll(filepath.Join(f.ws, "d"))
+	if res, _, out := f.node(nil, "restore", jsonList("d"), "k-old"); res != "null" || !strings.Contains(out, "Failed to restore") || f.read("d/x") == "good" {
+		t.Fatalf("restore of a silently corrupted entry: %q\n%s", res, out)
+	}
+	if e, _ := f.svc.Cache.Entries(""); len(e) != 0 {
+		t.Fatalf("the corrupted entry is still listed: %v", e)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 2 || !strings.Contains(logged[0], `cache entry "k-new"`) || !strings.Contains(logged[1], `cache entry "k-old"`) || !strings.Contains(logged[1], "corrupted") {
+		t.Fatalf("logged %q", logged)
+	}
 }
 
 func TestArtifactBadInput(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{ArtifactMaxBytes: 4000})
 	f.write("out/a.txt", "hello")
 	a := jsonList(filepath.Join(f.ws, "out/a.txt"))

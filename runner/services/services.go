@@ -40,6 +40,9 @@ type Config struct {
 	// ContainerHost is an address of this machine that containers reach
 	// (the Docker bridge's gateway); empty when no containers run.
 	ContainerHost string
+	// Log receives what the user should know that no client shows (a
+	// corrupted cache entry dropped); nowhere when nil.
+	Log func(msg string)
 }
 
 // Services are the running services of one run.
@@ -93,6 +96,11 @@ func Start(ctx context.Context, cfg Config) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Log != nil {
+		store.OnCorrupt = func(e cache.Entry, err error) {
+			cfg.Log(fmt.Sprintf("cache entry %q (%s) is corrupted and was dropped: %v", e.Key, e.Scope, err))
+		}
+	}
 	runBackend := uuidOf("run:" + cfg.Repo + ":" + cfg.RunID)
 	jobBackend := uuidOf("job:" + cfg.Repo + ":" + cfg.RunID)
 	token, err := is.Token(runBackend, jobBackend, "", 72*time.Hour)
@@ -103,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Services, error) {
 	s := &Services{Token: token, Cache: store, done: make(chan struct{})}
 	s.Artifacts = &artifact.Service{Auth: is, Dir: cfg.ArtifactDir, RunBackendID: runBackend, MaxBytes: cfg.ArtifactMaxBytes}
 	mux := http.NewServeMux()
-	(&cache.Service{Store: store, Auth: is, Repo: cfg.Repo, Scopes: dedupe(cfg.Scopes)}).Register(mux)
+	(&cache.Service{Store: store, Auth: is, Repo: cfg.Repo, Scopes: dedupe(cfg.Scopes), Log: cfg.Log}).Register(mux)
 	s.Artifacts.Register(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 

@@ -10,14 +10,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gantry-ci/gantry/runner/internal/npmtest"
 	"github.com/gantry-ci/gantry/runner/services"
-	"github.com/gantry-ci/gantry/runner/services/internal/npmtest"
 )
 
 type fixture struct {
 	t        *testing.T
 	svc      *services.Services
-	nm       string
+	script   string
 	ws       string
 	cacheDir string
 	artDir   string
@@ -25,7 +25,9 @@ type fixture struct {
 
 func start(t *testing.T, cfg services.Config) *fixture {
 	t.Helper()
-	nm := npmtest.Install(t)
+	// Bundled (esbuild) as published actions ship: node starts it in a
+	// fraction of the time it takes to resolve hundreds of modules.
+	script := npmtest.Bundle(t, filepath.Join("testdata", "client.js"))
 	root := t.TempDir()
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(root, "cache")
@@ -51,7 +53,7 @@ func start(t *testing.T, cfg services.Config) *fixture {
 	if err := os.MkdirAll(ws, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, svc: svc, nm: nm, ws: ws, cacheDir: cfg.CacheDir, artDir: cfg.ArtifactDir}
+	return &fixture{t: t, svc: svc, script: script, ws: ws, cacheDir: cfg.CacheDir, artDir: cfg.ArtifactDir}
 }
 
 // node runs testdata/client.js with the services' env; it returns the
@@ -59,12 +61,11 @@ func start(t *testing.T, cfg services.Config) *fixture {
 // whole output.
 func (f *fixture) node(env map[string]string, args ...string) (result, errMsg, out string) {
 	f.t.Helper()
-	script, _ := filepath.Abs("testdata/client.js")
-	cmd := exec.Command("node", append([]string{script}, args...)...)
+	cmd := exec.Command("node", append([]string{f.script}, args...)...)
 	cmd.Dir = f.ws
 	tmp := f.t.TempDir()
 	vars := map[string]string{
-		"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "NODE_PATH": f.nm,
+		"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"),
 		"GITHUB_WORKSPACE": f.ws, "RUNNER_TEMP": tmp, "GITHUB_SERVER_URL": "https://github.com",
 		"GITHUB_REF": "refs/heads/feature",
 	}
@@ -149,13 +150,18 @@ func testCacheSaveRestore(t *testing.T, env map[string]string) {
 	}
 }
 
-func TestCacheV2WithNpmClient(t *testing.T) { testCacheSaveRestore(t, nil) }
+func TestCacheV2WithNpmClient(t *testing.T) {
+	t.Parallel()
+	testCacheSaveRestore(t, nil)
+}
 
 func TestCacheLegacyWithNpmClient(t *testing.T) {
+	t.Parallel()
 	testCacheSaveRestore(t, map[string]string{"ACTIONS_CACHE_SERVICE_V2": "-"})
 }
 
 func TestCacheBranchScope(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	cacheDir := filepath.Join(root, "cache")
 	// A run on main saves; a run on a feature branch restores it (default
@@ -188,6 +194,7 @@ func TestCacheBranchScope(t *testing.T) {
 }
 
 func TestCacheConcurrentSaves(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{})
 	f.write("c/x", strings.Repeat("x", 100000))
 	var wg sync.WaitGroup
@@ -223,6 +230,7 @@ func TestCacheConcurrentSaves(t *testing.T) {
 }
 
 func TestArtifactsWithNpmClient(t *testing.T) {
+	t.Parallel()
 	f := start(t, services.Config{})
 	f.write("out/a.txt", "hello")
 	f.write("out/sub/b.txt", "world")

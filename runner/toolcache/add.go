@@ -74,7 +74,9 @@ func (c *Cache) AddGo(ctx context.Context, goVersion string) (Entry, error) {
 		return Entry{}, fmt.Errorf("download %s from the Go module proxy: %s (is %s a Go release? releases are named like 1.24.0)", mod, msg, goVersion)
 	}
 	return c.Add("go", sv, true, func(stage string) error {
-		if err := copyTree(info.Dir, stage); err != nil {
+		// Linked from the module cache, as its own files: the go command
+		// too runs toolchains from there.
+		if err := LinkTree(info.Dir, stage); err != nil {
 			return err
 		}
 		// Module zips carry no file modes: make the toolchain's programs
@@ -95,38 +97,6 @@ func markExecutable(root string) error {
 		}
 	}
 	return nil
-}
-
-// copyTree copies src into dst (files writable by the owner, unlike the
-// module cache's read-only ones).
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if fi.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !fi.Mode().IsRegular() {
-			return nil
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm()|0o200)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
 }
 
 // GoInstall builds module@vVERSION with `go install` into tool/version

@@ -208,3 +208,25 @@ func TestVersionSpecs(t *testing.T) {
 		}
 	}
 }
+
+func TestDetectNamedToolchains(t *testing.T) {
+	goVersion := machineGo(t)
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goroot := strings.TrimSpace(string(out))
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	notATool := t.TempDir()
+	// Nothing on PATH: only the named folders count.
+	tcs, err := c.Detect(context.Background(), "", []string{goroot, notATool})
+	if err == nil || !strings.Contains(err.Error(), notATool) || !strings.Contains(err.Error(), "not a Go, Node or Python installation") {
+		t.Errorf("a folder with no toolchain: %v", err)
+	}
+	if len(tcs) != 1 || tcs[0].Tool != "go" || tcs[0].Version != goVersion {
+		t.Fatalf("detected %+v, want go %s from %s", tcs, goVersion, goroot)
+	}
+}

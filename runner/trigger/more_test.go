@@ -161,10 +161,8 @@ func TestParseOnErrors(t *testing.T) {
 		{"[push, pul_request]", `w.yml:1:8: unknown event "pul_request" in on:; did you mean "pull_request"?`},
 		{"push:\n  branches: [main]\n  branches-ignore: [dev]", "w.yml:2:3: on.push cannot use both branches and branches-ignore"},
 		{"push:\n  paths: [a]\n  paths-ignore: [b]", "cannot use both paths and paths-ignore"},
-		{"push:\n  branch: [main]", `w.yml:2:3: unknown key "branch" for event "push"`},
 		{"push:\n  branches: ['a[']", "w.yml:2:14: on.push.branches: pattern \"a[\" has an unclosed ["},
 		{"pull_request:\n  types: [opened, merged]", `w.yml:2:19: unknown type "merged" for event "pull_request"`},
-		{"create:\n  branches: [x]", `event "create" takes no filters`},
 		{"schedule:\n  - cron: '* * *'", "w.yml:2:11: invalid cron \"* * *\": need 5 fields"},
 		{"schedule:\n  - cron: '60 * * * *'", "60 is out of range 0-59"},
 		{"schedule:\n  - cron: '* * * * MON-XYZ'", `"XYZ" is not a number from 0 to 6 or a name`},
@@ -172,7 +170,7 @@ func TestParseOnErrors(t *testing.T) {
 		{"schedule:\n  - cron: '5-1 * * * *'", "backwards"},
 		{"schedule:\n  - cron: '1,,2 * * * *'", "empty list entry"},
 		{"schedule: daily", "on.schedule must be a list"},
-		{"workflow_dispatch:\n  inputs:\n    a: {type: text}", `input "a": type must be one of string, boolean, number, choice, environment, not "text"`},
+		{"workflow_dispatch:\n  inputs:\n    a: {type: text}", `Unexpected value 'text': input "a": type must be one of string, boolean, number, choice, environment`},
 		{"workflow_dispatch:\n  inputs:\n    a: {type: choice}", `choice input "a" needs options`},
 		{"workflow_dispatch:\n  inputs:\n    a: {type: choice, options: [x], default: y}", `default "y" of input "a" is not one of its options`},
 		{"workflow_dispatch:\n  inputs:\n    a: {type: boolean, default: maybe}", "default of boolean input \"a\" must be true or false"},
@@ -180,7 +178,7 @@ func TestParseOnErrors(t *testing.T) {
 		{"workflow_call:\n  inputs:\n    a: {default: x}", `workflow_call input "a" needs a type`},
 		{"workflow_call:\n  inputs:\n    a: {type: choice, options: [x]}", `type must be one of string, boolean, number`},
 		{"workflow_call:\n  outputs:\n    o: {description: x}", `workflow_call output "o" needs a value:`},
-		{"workflow_call:\n  secrets:\n    s: {requird: true}", `unknown key "requird" in workflow_call secret "s"`},
+		{"workflow_call:\n  secrets:\n    s: {requird: true}", `Unexpected value 'requird': unknown key in workflow_call secret "s"`},
 		{"[push, push]", `event "push" is listed twice`},
 		{"[]", "on: lists no events"},
 		{"push: [main]", "on.push must be a mapping of filters or empty"},
@@ -197,6 +195,21 @@ func TestParseOnErrors(t *testing.T) {
 		}
 		if !strings.Contains(strings.Join(all, "\n"), tt.want) {
 			t.Errorf("ParseOn(%q) errors %q, want one containing %q", tt.src, all, tt.want)
+		}
+	}
+	// Unknown keys under an event are warnings: GitHub ignores them.
+	for src, want := range map[string]string{
+		"push:\n  branch: [main]":                 `w.yml:2:3: unknown key "branch" for event "push" is ignored`,
+		"create:\n  branches: [x]":                `event "create" takes no filters; "branches" is ignored`,
+		"workflow_dispatch:\n  unknown-key: asdf": `unknown key "unknown-key" for event "workflow_dispatch" is ignored`,
+	} {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+			t.Fatal(err)
+		}
+		on, errs := ParseOn("w.yml", doc.Content[0])
+		if len(errs) != 0 || len(on.Warnings) != 1 || !strings.Contains(on.Warnings[0].Error(), want) {
+			t.Errorf("ParseOn(%q) = errors %v, warnings %v; want one warning containing %q", src, errs, on.Warnings, want)
 		}
 	}
 	if _, errs := ParseOn("w.yml", nil); len(errs) != 1 {

@@ -26,6 +26,9 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Li
 type On struct {
 	Events map[string]*Filter
 	Order  []string // events as written
+	// Warnings are problems GitHub ignores, such as unknown keys under an
+	// event: the workflow still runs.
+	Warnings []error
 }
 
 // Filter is what one event of on: says.
@@ -124,7 +127,10 @@ var activityTypes = map[string][]string{
 	"gollum":                      nil,
 	"image_version":               {"created", "ready"},
 	"issue_comment":               {"created", "edited", "deleted"},
-	"issues":                      {"opened", "edited", "deleted", "transferred", "pinned", "unpinned", "closed", "reopened", "assigned", "unassigned", "labeled", "unlabeled", "locked", "unlocked", "milestoned", "demilestoned", "typed", "untyped"},
+	"project":                     {"created", "closed", "reopened", "edited", "deleted"},
+	"project_card":                {"created", "moved", "converted", "edited", "deleted"},
+	"project_column":              {"created", "updated", "moved", "deleted"},
+	"issues":                      {"opened", "edited", "deleted", "transferred", "pinned", "unpinned", "closed", "reopened", "assigned", "unassigned", "labeled", "unlabeled", "locked", "unlocked", "milestoned", "demilestoned", "typed", "untyped", "field_added", "field_removed"},
 	"label":                       {"created", "edited", "deleted"},
 	"merge_group":                 {"checks_requested"},
 	"milestone":                   {"created", "closed", "opened", "edited", "deleted"},
@@ -163,11 +169,17 @@ var eventKeys = map[string][]string{
 	"workflow_dispatch":   {"inputs"},
 	"workflow_call":       {"inputs", "outputs", "secrets"},
 	"repository_dispatch": {"types"},
+	"image_version":       {"types", "names", "versions"},
 }
 
 type parser struct {
-	file string
-	errs []error
+	file     string
+	errs     []error
+	warnings []error
+}
+
+func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
+	p.warnings = append(p.warnings, &Error{File: p.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -190,6 +202,10 @@ func ParseOn(file string, node *yaml.Node) (*On, []error) {
 		return on, p.errs
 	}
 	add := func(n *yaml.Node, name string) *Filter {
+		if strings.Contains(name, "${{") {
+			p.errorf(n, "A template expression is not allowed in this context")
+			return nil
+		}
 		if _, ok := activityTypes[name]; !ok {
 			names := make([]string, 0, len(activityTypes))
 			for k := range activityTypes {
@@ -238,6 +254,7 @@ func ParseOn(file string, node *yaml.Node) (*On, []error) {
 	if len(on.Events) == 0 && len(p.errs) == 0 {
 		p.errorf(node, "on: lists no events; add e.g. `on: push`")
 	}
+	on.Warnings = p.warnings
 	return on, p.errs
 }
 
@@ -268,7 +285,7 @@ func (p *parser) filter(event string, f *Filter, v *yaml.Node) {
 					f.Crons = append(f.Crons, c.Value)
 				case "timezone":
 				default:
-					p.errorf(k, "unknown key %q in schedule entry (expected cron)", k.Value)
+					p.errorf(k, "Unexpected value '%s': unknown key in schedule entry (expected cron)", k.Value)
 				}
 			}
 		}
@@ -285,10 +302,11 @@ func (p *parser) filter(event string, f *Filter, v *yaml.Node) {
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, e := v.Content[i], v.Content[i+1]
 		if !contains(keys, k.Value) {
+			// GitHub ignores keys it does not know under an event.
 			if len(keys) == 0 {
-				p.errorf(k, "event %q takes no filters, but has %q", event, k.Value)
+				p.warnf(k, "event %q takes no filters; %q is ignored", event, k.Value)
 			} else {
-				p.errorf(k, "unknown key %q for event %q (expected one of: %s)", k.Value, event, strings.Join(keys, ", "))
+				p.warnf(k, "unknown key %q for event %q is ignored (known: %s)", k.Value, event, strings.Join(keys, ", "))
 			}
 			continue
 		}
@@ -308,6 +326,8 @@ func (p *parser) filter(event string, f *Filter, v *yaml.Node) {
 			f.PathsIgnore = p.patterns(e, event, k.Value)
 		case "workflows":
 			f.Workflows = p.strings(e, "workflows")
+		case "names", "versions":
+			p.strings(e, k.Value)
 		case "types":
 			f.Types = p.strings(e, "types")
 			if known := activityTypes[event]; known != nil {
@@ -371,6 +391,9 @@ func (p *parser) patterns(n *yaml.Node, event, key string) []string {
 var inputTypes = []string{"string", "boolean", "number", "choice", "environment"}
 
 func (p *parser) inputs(n *yaml.Node, event string) []*Input {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil // inputs: with nothing under it
+	}
 	if n.Kind != yaml.MappingNode {
 		p.errorf(n, "on.%s.inputs must be a mapping of input names", event)
 		return nil
@@ -408,17 +431,20 @@ func (p *parser) inputs(n *yaml.Node, event string) []*Input {
 					allowed = []string{"string", "boolean", "number"}
 				}
 				if !contains(allowed, iv.Value) {
-					p.errorf(iv, "input %q: type must be one of %s, not %q", in.Name, strings.Join(allowed, ", "), iv.Value)
+					p.errorf(iv, "Unexpected value '%s': input %q: type must be one of %s", iv.Value, in.Name, strings.Join(allowed, ", "))
 				}
 			case "options":
 				in.Options = p.strings(iv, "options")
 			case "deprecationMessage":
+				if event != "workflow_dispatch" {
+					p.errorf(ik, "Unexpected value 'deprecationMessage': only workflow_dispatch inputs take deprecationMessage")
+				}
 			default:
-				p.errorf(ik, "unknown key %q in input %q (expected description, required, default, type, options)", ik.Value, in.Name)
+				p.errorf(ik, "Unexpected value '%s': unknown key in input %q (expected description, required, default, type, options)", ik.Value, in.Name)
 			}
 		}
 		if event == "workflow_call" && !typeSet {
-			p.errorf(k, "workflow_call input %q needs a type: string, boolean or number", in.Name)
+			p.errorf(v, "Required property is missing: type (workflow_call input %q needs a type: string, boolean or number)", in.Name)
 		}
 		if in.Type == "choice" {
 			if len(in.Options) == 0 {
@@ -453,11 +479,11 @@ func (p *parser) outputs(n *yaml.Node) []*Output {
 				o.Value, o.Node = v.Content[j+1].Value, v.Content[j+1]
 			case "description":
 			default:
-				p.errorf(v.Content[j], "unknown key %q in workflow_call output %q (expected description, value)", v.Content[j].Value, o.Name)
+				p.errorf(v.Content[j], "Unexpected value '%s': unknown key in workflow_call output %q (expected description, value)", v.Content[j].Value, o.Name)
 			}
 		}
 		if o.Node == nil {
-			p.errorf(k, "workflow_call output %q needs a value:", o.Name)
+			p.errorf(v, "Required property is missing: value (workflow_call output %q needs a value:)", o.Name)
 		}
 		out = append(out, o)
 	}
@@ -492,7 +518,7 @@ func (p *parser) secrets(n *yaml.Node, f *Filter) {
 				}
 				sec.Required = sv.Value == "true"
 			default:
-				p.errorf(sk, "unknown key %q in workflow_call secret %q (expected description, required)", sk.Value, sec.Name)
+				p.errorf(sk, "Unexpected value '%s': unknown key in workflow_call secret %q (expected description, required)", sk.Value, sec.Name)
 			}
 		}
 	}

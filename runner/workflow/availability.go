@@ -60,18 +60,17 @@ var (
 var baseFuncs = map[string]bool{"contains": true, "startswith": true, "endswith": true, "format": true, "join": true,
 	"tojson": true, "fromjson": true, "case": true}
 
-// exprs checks every ${{ }} in a value: syntax, contexts and functions.
+// exprs checks every ${{ }} in a value: syntax, contexts and functions,
+// with GitHub's messages, at the value as GitHub points.
 func (p *parser) exprs(n *yaml.Node, value string, a *availability) {
 	if !strings.Contains(value, "${{") {
 		return
 	}
-	t, err := expr.ParseTemplate(value)
-	if err != nil {
-		p.exprError(n, value, err)
+	if p.exprTooLong(n, value) || p.embeddedDirective(n, value) {
 		return
 	}
-	for _, e := range t.Exprs() {
-		p.checkAvailable(n, e, a)
+	if _, err := expr.ParseTemplateWith(value, a.contexts, a.allowedFuncs()); err != nil {
+		p.exprError(n, err, a)
 	}
 }
 
@@ -94,82 +93,47 @@ func (p *parser) condition(n *yaml.Node, value string, a *availability) {
 		p.exprs(n, value, a)
 		return
 	}
-	e, err := expr.Parse(v)
-	if err != nil {
-		p.exprError(n, value, err)
-		return
-	}
-	p.checkAvailable(n, e, a)
-}
-
-func (p *parser) checkAvailable(n *yaml.Node, e *expr.Expr, a *availability) {
-	for _, c := range e.Contexts() {
-		if !contains(a.contexts, c) {
-			p.errorf(n, "context %q is not available in %s; available there: %s", c, a.key, strings.Join(a.contexts, ", "))
-		}
-	}
-	for _, f := range e.Functions() {
-		if baseFuncs[f] {
-			continue
-		}
-		ok := false
-		for _, g := range a.funcs {
-			if strings.EqualFold(g, f) {
-				ok = true
-			}
-		}
-		if !ok {
-			switch f {
-			case "success", "failure", "always", "cancelled":
-				p.errorf(n, "%s() can only be used in if: conditions", f)
-			case "hashfiles":
-				p.errorf(n, "hashFiles() is only available in step-level keys (run, with, env, if, ...), not in %s", a.key)
-			default:
-				p.errorf(n, "function %s() is not available in %s", f, a.key)
-			}
-		}
+	if _, err := expr.ParseWith(v, a.contexts, a.allowedFuncs()); err != nil {
+		p.exprError(n, err, a)
 	}
 }
 
-// exprError reports a syntax error at the column inside the value where it is.
-func (p *parser) exprError(n *yaml.Node, value string, err error) {
-	pos := p.pos(n)
-	var ee *expr.Error
+// allowedFuncs lists the functions a key's expressions may call.
+func (a *availability) allowedFuncs() []string {
+	out := make([]string, 0, len(baseFuncs)+len(a.funcs))
+	for f := range baseFuncs {
+		out = append(out, f)
+	}
+	return append(out, a.funcs...)
+}
+
+// exprError reports an expression error with GitHub's text, adding which
+// names the key allows when one was not recognized.
+func (p *parser) exprError(n *yaml.Node, err error, a *availability) {
 	msg := err.Error()
+	var ee *expr.Error
 	if errors.As(err, &ee) {
-		msg = ee.Msg
-		off := ee.Offset
-		if off > len(value) {
-			off = len(value)
-		}
-		before := value[:off]
-		if lines := strings.Count(before, "\n"); lines > 0 || n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			// Block scalars start on the line after the indicator.
-			if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-				lines++
-			}
-			pos.Line += lines
-			pos.Col = len(before) - strings.LastIndexByte(before, '\n')
-			if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-				pos.Col += n.Column + 1
-			}
-		} else {
-			pos.Col += off
-			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-				pos.Col++
+		switch {
+		case strings.HasPrefix(ee.Msg, "Unrecognized named-value"):
+			msg += fmt.Sprintf(" (contexts available in %s: %s)", a.key, strings.Join(a.contexts, ", "))
+		case strings.HasPrefix(ee.Msg, "Unrecognized function"):
+			if extra := statusOrHashFiles(ee.Msg); extra != "" {
+				msg += " (" + extra + ")"
 			}
 		}
 	}
-	p.errs = append(p.errs, &Error{Pos: pos, Msg: fmt.Sprintf("invalid expression in %q: %s", shorten(value), msg)})
+	p.errs = append(p.errs, &Error{Pos: p.pos(n), Msg: msg})
 }
 
-func shorten(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " ..."
+func statusOrHashFiles(msg string) string {
+	m := strings.ToLower(msg)
+	for _, f := range []string{"'success'", "'failure'", "'always'", "'cancelled'"} {
+		if strings.Contains(m, f) {
+			return "status functions can only be used in if: conditions"
+		}
 	}
-	if len(s) > 60 {
-		s = s[:57] + "..."
+	if strings.Contains(m, "'hashfiles'") {
+		return "hashFiles() is only available in step-level keys (run, with, env, if, ...)"
 	}
-	return s
+	return ""
 }

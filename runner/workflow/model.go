@@ -82,17 +82,23 @@ func (m Map) Get(key string) (string, bool) {
 
 // Workflow is one workflow file.
 type Workflow struct {
-	Path        string
-	Name        string
-	RunName     string
-	Pos         Pos
-	OnNode      *yaml.Node
-	On          *trigger.On
-	Env         Map
+	Path    string
+	Name    string
+	RunName string
+	Pos     Pos
+	OnNode  *yaml.Node
+	On      *trigger.On
+	Env     Map
+	// EnvExpr is a whole-value env: ${{ ... }} (a mapping at run time).
+	EnvExpr     string
 	Defaults    Defaults
 	Concurrency *Concurrency
 	Permissions any
 	Jobs        []*Job // file order
+	Description string
+	// Warnings are problems GitHub ignores (e.g. unknown keys under an
+	// event of on:); the workflow is still valid.
+	Warnings Errors
 }
 
 // Job returns the job with the id, or nil.
@@ -111,6 +117,7 @@ type Job struct {
 	Name            string
 	Pos             Pos
 	Needs           []string
+	NeedsPos        []Pos // where each needs entry is written
 	If              string
 	IfPos           Pos
 	RunsOn          any // string, []any or map[string]any; may hold ${{ }}
@@ -119,8 +126,10 @@ type Job struct {
 	Permissions     any
 	Outputs         Map
 	Env             Map
+	EnvExpr         string // a whole-value env: ${{ ... }}
 	Defaults        Defaults
 	TimeoutMinutes  string
+	CancelTimeout   string // cancel-timeout-minutes
 	ContinueOnError string
 	Strategy        *Strategy
 	Container       *Container
@@ -150,6 +159,12 @@ type Container struct {
 	Volumes     []string
 	Options     string
 	Pos         Pos
+	// EnvExpr and CredentialsExpr are whole-value ${{ }} forms of env and
+	// credentials; Entrypoint and Command are services' overrides.
+	EnvExpr         string
+	CredentialsExpr string
+	Entrypoint      string
+	Command         string
 }
 
 // Service is one entry of jobs.<id>.services.
@@ -170,6 +185,7 @@ type Step struct {
 	WorkingDirectory string
 	With             Map
 	Env              Map
+	EnvExpr          string // a whole-value env: ${{ ... }}
 	ContinueOnError  string
 	TimeoutMinutes   string
 	Pos              Pos
@@ -180,6 +196,7 @@ type Step struct {
 type Concurrency struct {
 	Group            string
 	CancelInProgress string
+	Queue            string // concurrency.queue (e.g. max)
 	Pos              Pos
 }
 

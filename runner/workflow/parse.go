@@ -113,6 +113,9 @@ func Parse(path string, data []byte) (*Workflow, error) {
 		return nil, Errors{e}
 	}
 	root := doc.Content[0]
+	resolveAliases(root)
+	p.checkTags(root)
+	p.checkDepth(root)
 	wf.Pos = p.pos(root)
 	p.workflow(root, wf)
 	p.secure(root)
@@ -138,8 +141,11 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key 
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		key := k.Value
+		if k.Tag == "!!null" {
+			key = ""
+		}
 		if seen[key] {
-			p.errorf(k, "key %q is duplicated in %s; remove one", key, what)
+			p.errorf(k, "'%s' is already defined in %s; remove one", key, what)
 			continue
 		}
 		seen[key] = true
@@ -148,7 +154,7 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key 
 			if s := closest(key, known); s != "" {
 				hint = fmt.Sprintf("; did you mean %q?", s)
 			}
-			p.errorf(k, "unknown key %q in %s%s (expected one of: %s)", key, what, hint, strings.Join(known, ", "))
+			p.errorf(k, "Unexpected value '%s': unknown key in %s%s (expected one of: %s)", key, what, hint, strings.Join(known, ", "))
 			continue
 		}
 		fn(key, k, v)
@@ -186,7 +192,7 @@ func kindName(n *yaml.Node) string {
 // scalar returns a scalar's text, reporting anything else.
 func (p *parser) scalar(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode {
-		p.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		p.errorf(n, "%s: %s must be a string, not %s", notExpected(n), what, kindName(n))
 		return ""
 	}
 	if n.Tag == "!!null" {
@@ -237,7 +243,7 @@ func (p *parser) numberOrExpr(n *yaml.Node, what string) string {
 		p.errorf(n, "%s must be a number or an expression, not %s", what, kindName(n))
 		return ""
 	}
-	if n.Tag == "!!int" || n.Tag == "!!float" || isExprOnly(n.Value) {
+	if n.Tag == "!!int" || n.Tag == "!!float" || isExprOnly(n.Value) || numberText.MatchString(n.Value) {
 		return n.Value
 	}
 	p.errorf(n, "%s must be a number or an expression, not %q", what, n.Value)
@@ -317,7 +323,7 @@ func contains(list []string, s string) bool {
 // closest suggests the known key nearest to a misspelt one.
 func closest(s string, known []string) string { return suggest.Closest(s, known) }
 
-var workflowKeys = []string{"name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"}
+var workflowKeys = []string{"name", "run-name", "description", "on", "permissions", "env", "defaults", "concurrency", "jobs"}
 
 func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 	var onNode, jobsNode *yaml.Node
@@ -325,6 +331,9 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		switch key {
 		case "name":
 			wf.Name = p.scalar(v, "name")
+			p.noExpr(v, wf.Name)
+		case "description":
+			wf.Description = p.scalar(v, "description")
 		case "run-name":
 			wf.RunName = p.scalar(v, "run-name")
 			p.exprs(v, wf.RunName, ctxRunName)
@@ -333,8 +342,7 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		case "permissions":
 			wf.Permissions = p.permissions(v)
 		case "env":
-			wf.Env = p.kvMap(v, "env")
-			p.exprsMap(wf.Env, ctxWorkflowEnv)
+			wf.Env, wf.EnvExpr = p.envMap(v, "env", ctxWorkflowEnv)
 		case "defaults":
 			wf.Defaults = p.defaults(v, ctxWorkflowDefaults)
 		case "concurrency":
@@ -347,13 +355,18 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		return
 	}
 	if onNode == nil {
-		p.errorf(root, "the workflow has no `on:`; add the events that trigger it, e.g. `on: push`")
+		p.errorf(root, "Required property is missing: on; add the events that trigger the workflow, e.g. `on: push`")
 	} else {
 		wf.OnNode = onNode
 		on, errs := trigger.ParseOn(p.file, onNode)
 		wf.On = on
 		for _, e := range errs {
 			p.errs = append(p.errs, p.wrapTriggerError(onNode, e))
+		}
+		if on != nil {
+			for _, w := range on.Warnings {
+				wf.Warnings = append(wf.Warnings, p.wrapTriggerError(onNode, w))
+			}
 		}
 		if on != nil {
 			for _, d := range on.InputDefaults() {
@@ -367,7 +380,7 @@ func (p *parser) workflow(root *yaml.Node, wf *Workflow) {
 		}
 	}
 	if jobsNode == nil {
-		p.errorf(root, "the workflow has no `jobs:`; add at least one job")
+		p.errorf(root, "Required property is missing: jobs; add at least one job")
 		return
 	}
 	p.jobs(jobsNode, wf)
@@ -382,27 +395,31 @@ func (p *parser) wrapTriggerError(on *yaml.Node, err error) *Error {
 	return &Error{Pos: p.pos(on), Msg: err.Error()}
 }
 
-var jobIDPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-
 var jobKeys = []string{"name", "permissions", "needs", "if", "runs-on", "snapshot", "environment", "concurrency", "outputs",
-	"env", "defaults", "steps", "timeout-minutes", "strategy", "continue-on-error", "container", "services", "uses", "with", "secrets"}
+	"env", "defaults", "steps", "timeout-minutes", "cancel-timeout-minutes", "strategy", "continue-on-error", "container", "services"}
 
 var callJobKeys = []string{"name", "uses", "with", "secrets", "needs", "if", "permissions", "concurrency", "strategy"}
 
 func (p *parser) jobs(n *yaml.Node, wf *Workflow) {
 	n = resolveAlias(n)
+	if n.Kind == yaml.ScalarNode && p.noExpr(n, n.Value) {
+		return
+	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "jobs must be a mapping of job ids to jobs, not %s", kindName(n))
+		p.errorf(n, "%s: jobs must be a mapping of job ids to jobs, not %s", notExpected(n), kindName(n))
 		return
 	}
 	if len(n.Content) == 0 {
-		p.errorf(n, "jobs is empty; add at least one job")
+		p.errorf(n, "The workflow must contain at least one job with no dependencies. (jobs is empty; add a job)")
 		return
 	}
+	seen := map[string]bool{}
 	p.mapping(n, "jobs", nil, func(id string, k, v *yaml.Node) {
-		if !jobIDPattern.MatchString(id) {
-			p.errorf(k, "job id %q is invalid: it must start with a letter or _ and contain only letters, digits, - and _", id)
+		p.checkID(k, id)
+		if seen[strings.ToLower(id)] {
+			p.errorf(k, "'%s' is already defined (job ids are compared ignoring case)", id)
 		}
+		seen[strings.ToLower(id)] = true
 		wf.Jobs = append(wf.Jobs, p.job(id, k, v))
 	})
 	p.checkNeeds(wf)
@@ -415,10 +432,13 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 		p.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
 		return j
 	}
+	// Like GitHub, the first of uses: or runs-on:/steps: decides whether
+	// this calls a reusable workflow; the other keys are then unexpected.
 	isCall := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "uses" {
-			isCall = true
+		if k := n.Content[i].Value; k == "uses" || k == "runs-on" || k == "steps" {
+			isCall = k == "uses"
+			break
 		}
 	}
 	keys := jobKeys
@@ -436,6 +456,7 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 			j.Permissions = p.permissions(v)
 		case "needs":
 			j.Needs = p.stringList(v, "needs")
+			j.NeedsPos = p.listPos(v)
 		case "if":
 			j.If = p.ifValue(v)
 			j.IfPos = p.pos(v)
@@ -452,8 +473,7 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 			j.Outputs = p.kvMap(v, "outputs")
 			p.exprsMap(j.Outputs, ctxJobOutputs)
 		case "env":
-			j.Env = p.kvMap(v, "env")
-			p.exprsMap(j.Env, ctxJobEnv)
+			j.Env, j.EnvExpr = p.envMap(v, "env", ctxJobEnv)
 		case "defaults":
 			j.Defaults = p.defaults(v, ctxJobDefaults)
 		case "steps":
@@ -461,6 +481,9 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 		case "timeout-minutes":
 			j.TimeoutMinutes = p.numberOrExpr(v, "timeout-minutes")
 			p.exprs(v, j.TimeoutMinutes, ctxJobTimeout)
+		case "cancel-timeout-minutes":
+			j.CancelTimeout = p.numberOrExpr(v, "cancel-timeout-minutes")
+			p.exprs(v, j.CancelTimeout, ctxJobTimeout)
 		case "strategy":
 			j.Strategy = p.strategy(v)
 		case "continue-on-error":
@@ -496,11 +519,10 @@ func (p *parser) job(id string, k, n *yaml.Node) *Job {
 		return j
 	}
 	if !hasRunsOn {
-		p.errorf(k, "%s has no runs-on; add e.g. `runs-on: ubuntu-latest`", what)
+		p.errorf(n, "Required property is missing: runs-on (%s; add e.g. `runs-on: ubuntu-latest`)", what)
 	}
 	if stepsNode == nil {
-		p.errorf(k, "%s has no steps; add a `steps:` list", what)
-		return j
+		return j // GitHub accepts a job without steps
 	}
 	j.Steps = p.steps(stepsNode, false)
 	return j
@@ -525,7 +547,7 @@ func (p *parser) runsOn(v *yaml.Node) any {
 	case yaml.MappingNode:
 		p.mapping(v, "runs-on", []string{"group", "labels"}, func(key string, k, e *yaml.Node) {
 			if key == "group" {
-				p.scalar(e, "runs-on.group")
+				p.runsOnGroup(e, p.scalar(e, "runs-on.group"))
 			} else {
 				p.stringList(e, "runs-on.labels")
 			}
@@ -541,9 +563,11 @@ func (p *parser) environment(v *yaml.Node) any {
 		p.exprs(v, v.Value, ctxJobEnvironment)
 		return v.Value
 	}
+	hasName := false
 	p.mapping(v, "environment", []string{"name", "url", "deployment"}, func(key string, k, e *yaml.Node) {
 		switch key {
 		case "name":
+			hasName = true
 			p.exprs(e, p.scalar(e, "environment.name"), ctxJobEnvironment)
 		case "url":
 			p.exprs(e, p.scalar(e, "environment.url"), ctxJobEnvironmentURL)
@@ -551,6 +575,9 @@ func (p *parser) environment(v *yaml.Node) any {
 			p.boolOrExpr(e, "environment.deployment")
 		}
 	})
+	if v.Kind == yaml.MappingNode && !hasName {
+		p.errorf(v, "Required property is missing: name (environment needs a name)")
+	}
 	return ToValue(v)
 }
 
@@ -561,8 +588,11 @@ func (p *parser) concurrency(v *yaml.Node, ctx *availability) *Concurrency {
 		p.exprs(v, c.Group, ctx)
 		return c
 	}
-	p.mapping(v, "concurrency", []string{"group", "cancel-in-progress"}, func(key string, k, e *yaml.Node) {
+	p.mapping(v, "concurrency", []string{"group", "cancel-in-progress", "queue"}, func(key string, k, e *yaml.Node) {
 		switch key {
+		case "queue":
+			c.Queue = p.scalar(e, "concurrency.queue")
+			p.exprs(e, c.Queue, ctx)
 		case "group":
 			c.Group = p.scalar(e, "concurrency.group")
 			p.exprs(e, c.Group, ctx)
@@ -572,7 +602,7 @@ func (p *parser) concurrency(v *yaml.Node, ctx *availability) *Concurrency {
 		}
 	})
 	if c.Group == "" {
-		p.errorf(v, "concurrency needs a group name")
+		p.errorf(v, "Required property is missing: group (concurrency needs a group name)")
 	}
 	return c
 }
@@ -646,7 +676,7 @@ func (p *parser) matrix(n *yaml.Node) {
 			switch v.Kind {
 			case yaml.SequenceNode:
 				if len(v.Content) == 0 {
-					p.errorf(v, "matrix value %q is an empty list; a matrix dimension needs at least one value", key)
+					p.errorf(v, "Matrix vector '%s' does not contain any values; a matrix dimension needs at least one value", key)
 				}
 			case yaml.ScalarNode:
 				if !isExprOnly(v.Value) {
@@ -669,22 +699,43 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 		p.exprs(v, c.Image, ctx)
 		return c
 	}
-	p.mapping(v, what, containerKeys, func(key string, k, e *yaml.Node) {
+	hasImage := false
+	keys := containerKeys
+	if strings.HasPrefix(what, "services.") {
+		keys = serviceKeys
+	}
+	p.mapping(v, what, keys, func(key string, k, e *yaml.Node) {
 		switch key {
 		case "image":
+			hasImage = true
+			if e.Kind == yaml.ScalarNode && e.Tag == "!!null" {
+				p.errorf(e, "Unexpected value '': %s.image is empty", what)
+			}
 			c.Image = p.scalar(e, what+".image")
 			p.exprs(e, c.Image, ctx)
+		case "entrypoint":
+			c.Entrypoint = p.scalar(e, what+".entrypoint")
+			p.exprs(e, c.Entrypoint, ctx)
+		case "command":
+			c.Command = p.scalar(e, what+".command")
+			p.exprs(e, c.Command, ctx)
 		case "credentials":
+			if e.Kind == yaml.ScalarNode && isExprOnly(e.Value) {
+				c.CredentialsExpr = e.Value
+				p.exprs(e, e.Value, ctxContainerCredentials)
+				return
+			}
 			c.Credentials = p.kvMap(e, what+".credentials")
-			for _, kv := range c.Credentials {
-				if kv.Key != "username" && kv.Key != "password" {
-					p.errorf(e, "%s.credentials accepts username and password, not %q", what, kv.Key)
+			if e.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(e.Content); i += 2 {
+					if key := e.Content[i].Value; key != "username" && key != "password" {
+						p.errorf(e.Content[i], "Unexpected value '%s': %s.credentials accepts username and password", key, what)
+					}
 				}
 			}
 			p.exprsMap(c.Credentials, ctxContainerCredentials)
 		case "env":
-			c.Env = p.kvMap(e, what+".env")
-			p.exprsMap(c.Env, ctxContainerEnv)
+			c.Env, c.EnvExpr = p.envMap(e, what+".env", ctxContainerEnv)
 		case "ports":
 			c.Ports = append(c.Ports, p.stringList(e, what+".ports")...)
 		case "volumes":
@@ -694,8 +745,13 @@ func (p *parser) container(v *yaml.Node, what string, ctx *availability) *Contai
 			p.exprs(e, c.Options, ctx)
 		}
 	})
+	if v.Kind == yaml.MappingNode && !hasImage {
+		p.errorf(v, "Container image cannot be empty (%s needs image:)", what)
+	}
 	return c
 }
+
+var serviceKeys = []string{"image", "credentials", "env", "ports", "volumes", "options", "entrypoint", "command"}
 
 var permissionScopes = []string{"actions", "attestations", "checks", "contents", "deployments", "discussions", "id-token",
 	"issues", "models", "packages", "pages", "pull-requests", "repository-projects", "security-events", "statuses"}
@@ -717,7 +773,7 @@ func (p *parser) permissions(v *yaml.Node) any {
 				p.errorf(e, "permissions.id-token can be write or none, not read")
 			}
 		default:
-			p.errorf(e, "permissions.%s must be read, write or none, not %q", key, val)
+			p.errorf(e, "Unexpected value '%s': permissions.%s must be read, write or none", val, key)
 		}
 	})
 	return ToValue(v)
@@ -739,7 +795,7 @@ func ParseSteps(file string, n *yaml.Node, composite bool) ([]*Step, Errors) {
 func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 	n = resolveAlias(n)
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "steps must be a list of steps, not %s", kindName(n))
+		p.errorf(n, "%s: steps must be a list of steps, not %s", notExpected(n), kindName(n))
 		return nil
 	}
 	var out []*Step
@@ -761,11 +817,9 @@ func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 			case "id":
 				s.ID = p.scalar(v, "id")
 				if s.ID != "" {
-					if !jobIDPattern.MatchString(s.ID) {
-						p.errorf(v, "step id %q is invalid: it must start with a letter or _ and contain only letters, digits, - and _", s.ID)
-					}
+					p.checkID(v, s.ID)
 					if ids[strings.ToLower(s.ID)] {
-						p.errorf(v, "step id %q is used twice in this job; step ids must be unique", s.ID)
+						p.errorf(v, "The identifier '%s' may not be used more than once within the same scope.", s.ID)
 					}
 					ids[strings.ToLower(s.ID)] = true
 				}
@@ -788,12 +842,7 @@ func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 				s.With = p.kvMap(v, "with")
 				p.exprsMap(s.With, ctxStep)
 			case "env":
-				if v.Kind == yaml.ScalarNode && isExprOnly(v.Value) {
-					p.errorf(v, "step env must be a mapping; an expression producing a mapping is not supported here")
-					return
-				}
-				s.Env = p.kvMap(v, "env")
-				p.exprsMap(s.Env, ctxStep)
+				s.Env, s.EnvExpr = p.envMap(v, "env", ctxStep)
 			case "continue-on-error":
 				s.ContinueOnError = p.boolOrExpr(v, "continue-on-error")
 				p.exprs(v, s.ContinueOnError, ctxStep)
@@ -807,7 +856,7 @@ func (p *parser) steps(n *yaml.Node, composite bool) []*Step {
 		})
 		switch {
 		case runNode == nil && usesNode == nil:
-			p.errorf(sn, "step %d needs either run: or uses:", i+1)
+			p.errorf(sn, "%s (step %d needs either run: or uses:)", missingStepKind(sn), i+1)
 		case runNode != nil && usesNode != nil:
 			p.errorf(usesNode, "step %d has both run: and uses:; a step does one of them", i+1)
 		case usesNode != nil:
@@ -832,9 +881,9 @@ func (p *parser) checkUses(n *yaml.Node, uses string) {
 		p.errorf(n, "uses is empty")
 	case strings.HasPrefix(uses, "./"), strings.HasPrefix(uses, "docker://"):
 	case !strings.Contains(uses, "@"):
-		p.errorf(n, "action %q needs a version: %s@v1 (a tag, branch or commit SHA)", uses, uses)
+		p.errorf(n, "Expected format {org}/{repo}[/path]@ref. Actual '%s' (add a version: a tag, branch or commit SHA)", uses)
 	case strings.Count(strings.SplitN(uses, "@", 2)[0], "/") < 1:
-		p.errorf(n, "action %q must be owner/repo@ref, owner/repo/path@ref, ./local/path or docker://image", uses)
+		p.errorf(n, "Expected format {org}/{repo}[/path]@ref. Actual '%s' (or ./local/path or docker://image)", uses)
 	}
 }
 
@@ -845,7 +894,7 @@ func (p *parser) checkNeeds(wf *Workflow) {
 		byID[j.ID] = j
 	}
 	for _, j := range wf.Jobs {
-		for _, n := range j.Needs {
+		for i, n := range j.Needs {
 			if _, ok := byID[n]; !ok {
 				ids := make([]string, 0, len(byID))
 				for id := range byID {
@@ -854,51 +903,11 @@ func (p *parser) checkNeeds(wf *Workflow) {
 				sort.Strings(ids)
 				hint := ""
 				if c := closest(n, ids); c != "" {
-					hint = fmt.Sprintf("; did you mean %q?", c)
+					hint = fmt.Sprintf(" Did you mean '%s'?", c)
 				}
-				p.errs = append(p.errs, &Error{Pos: j.Pos, Msg: fmt.Sprintf("job %q needs unknown job %q%s", j.ID, n, hint)})
+				p.errs = append(p.errs, &Error{Pos: j.needsPos(i), Msg: fmt.Sprintf("Job '%s' depends on unknown job '%s'.%s", j.ID, n, hint)})
 			}
 		}
 	}
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[string]int{}
-	var stack []string
-	reported := false
-	var visit func(id string)
-	visit = func(id string) {
-		color[id] = grey
-		stack = append(stack, id)
-		for _, n := range byID[id].Needs {
-			if _, ok := byID[n]; !ok {
-				continue
-			}
-			switch color[n] {
-			case grey:
-				if !reported {
-					start := 0
-					for i, s := range stack {
-						if s == n {
-							start = i
-						}
-					}
-					cycle := append(append([]string{}, stack[start:]...), n)
-					p.errs = append(p.errs, &Error{Pos: byID[n].Pos, Msg: fmt.Sprintf("dependency cycle between jobs: %s; remove one of these needs", strings.Join(cycle, " -> "))})
-					reported = true
-				}
-			case white:
-				visit(n)
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[id] = black
-	}
-	for _, j := range wf.Jobs {
-		if color[j.ID] == white {
-			visit(j.ID)
-		}
-	}
+	p.checkCycles(wf, byID)
 }

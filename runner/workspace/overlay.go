@@ -2,9 +2,13 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -51,7 +55,16 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 			return "", nil, err
 		}
 	}
-	opts := "lowerdir=" + escape(o.Repo) + ",upperdir=" + escape(upper) + ",workdir=" + escape(work)
+	if _, err := os.Lstat(filepath.Join(o.Repo, ".gantry")); err == nil {
+		// gantry's own folder (summaries, artifacts of earlier runs) is not
+		// part of the checkout, as Copy skips it: an overlay whiteout hides it.
+		if err := unix.Mknod(filepath.Join(upper, ".gantry"), unix.S_IFCHR, 0); err != nil {
+			_ = os.RemoveAll(upper)
+			_ = os.RemoveAll(work)
+			return "", nil, fmt.Errorf("hide .gantry: %w", err)
+		}
+	}
+	opts := "lowerdir=" + escape(o.Repo) + ",upperdir=" + escape(upper) + ",workdir=" + escape(work) + ",volatile"
 	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
 		_ = os.RemoveAll(upper)
 		_ = os.RemoveAll(work)
@@ -63,7 +76,9 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
 			return fmt.Errorf("unmount workspace %s: %w", dir, err)
 		}
-		return os.RemoveAll(scratch)
+		// The layers stay in scratch, which its owner removes (the engine,
+		// with the job's folder, off the job's critical path).
+		return nil
 	}
 	return dir, release, nil
 }
@@ -78,4 +93,53 @@ func escape(p string) string {
 		out = append(out, p[i])
 	}
 	return string(out)
+}
+
+// UnmountUnder detaches every mount at or below dir, deepest first: the
+// overlays of a run that was killed before it could take them down, which
+// would otherwise make its folder impossible to remove.
+func UnmountUnder(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil // not Linux, or no procfs: nothing gantry can have mounted
+	}
+	dir = filepath.Clean(dir)
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		p := unescapeMount(f[4])
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Slice(points, func(i, k int) bool { return len(points[i]) > len(points[k]) })
+	var errs []error
+	for _, p := range points {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -27,6 +27,9 @@ func TestOverlayIsolatesJobsAndUnmounts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "a.txt"), []byte("repo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(repo, ".gantry", "summaries"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var fellBack string
 	o := &Overlay{Repo: repo, Fallback: func(r string) { fellBack = r }}
 	base := t.TempDir()
@@ -44,6 +47,12 @@ func TestOverlayIsolatesJobsAndUnmounts(t *testing.T) {
 	}
 	if !mounted(t, p1) || !mounted(t, p2) {
 		t.Fatalf("workspaces %s and %s are not mounts", p1, p2)
+	}
+	if _, err := os.Stat(filepath.Join(p1, ".gantry")); err == nil {
+		t.Error("the workspace shows gantry's own .gantry folder")
+	}
+	if _, err := os.Stat(filepath.Join(repo, ".gantry", "summaries")); err != nil {
+		t.Error("hiding .gantry in the workspace touched the repository's")
 	}
 	// Job 1 changes, adds and deletes; job 2 and the repository see none of it.
 	if err := os.WriteFile(filepath.Join(p1, "a.txt"), []byte("job1"), 0o644); err != nil {
@@ -78,10 +87,14 @@ func TestOverlayIsolatesJobsAndUnmounts(t *testing.T) {
 			t.Errorf("%s is still mounted after release", p)
 		}
 	}
-	for _, d := range []string{filepath.Join(base, "j1", "layers"), filepath.Join(base, "j2", "layers")} {
-		if _, err := os.Stat(d); err == nil {
-			t.Errorf("layers %s left behind", d)
+	// The layers are the caller's to remove, and nothing holds them now.
+	for _, d := range []string{filepath.Join(base, "j1"), filepath.Join(base, "j2")} {
+		if err := os.RemoveAll(d); err != nil {
+			t.Errorf("remove %s after release: %v", d, err)
 		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, "a.txt")); string(b) != "repo" {
+		t.Errorf("removing the jobs' folders changed the repository: a.txt = %q", b)
 	}
 }
 

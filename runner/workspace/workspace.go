@@ -16,7 +16,7 @@ import (
 // Provider makes a job's workspace at dir (…/work/<repo>/<repo>, GitHub's
 // layout), using scratch (an empty folder outside dir that the job does not
 // see) for its own bookkeeping, and returns a release func that takes it
-// down again.
+// down again. scratch stays the caller's: it removes it after release.
 type Provider interface {
 	Prepare(ctx context.Context, dir, scratch string) (path string, release func() error, err error)
 }
@@ -45,6 +45,28 @@ func (c Copy) Prepare(_ context.Context, dir, _ string) (string, func() error, e
 
 // CopyTree copies src into dst, keeping modes and symlinks; .gantry is skipped.
 func CopyTree(src, dst string) error {
+	return copyTree(src, dst, "")
+}
+
+// CopyTreeInto copies src into dst, a folder inside src, leaving dst itself
+// out of the copy (actions/checkout with path: of the workspace's own repository).
+func CopyTreeInto(src, dst string) error {
+	if err := copyTree(src, dst, dst); err != nil {
+		return err
+	}
+	// dst's own ancestors were copied too; left empty, they were only ever
+	// the way to dst and are not part of the repository.
+	rel, err := filepath.Rel(src, dst)
+	if err != nil {
+		return err
+	}
+	for d := filepath.Dir(rel); d != "." && d != string(filepath.Separator); d = filepath.Dir(d) {
+		_ = os.Remove(filepath.Join(dst, d)) // fails, as it should, when not empty
+	}
+	return nil
+}
+
+func copyTree(src, dst, skip string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
@@ -58,6 +80,9 @@ func CopyTree(src, dst string) error {
 		}
 		if rel == "." {
 			return nil
+		}
+		if skip != "" && d.IsDir() && p == skip {
+			return filepath.SkipDir
 		}
 		if d.IsDir() && (rel == ".gantry" || strings.HasPrefix(rel, ".gantry"+string(filepath.Separator))) {
 			return filepath.SkipDir

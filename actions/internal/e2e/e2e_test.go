@@ -101,7 +101,7 @@ func TestActionsUnderRunner(t *testing.T) {
 	if err := vulndbtest.Write(filepath.Join(repo, "vulndb")); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(repo, "dist", "actions")+"/", "./actions/build", "./actions/test", "./actions/scan", "./actions/dispatch")
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(repo, "dist", "actions")+"/", "./actions/build", "./actions/test", "./actions/scan", "./actions/scan/cmd/scan-gocode", "./actions/dispatch")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -2,8 +2,8 @@
 // GitHub's hosted runner images where no registry can be reached.
 //
 //	gantry-images has IMAGE              exit 0 when the engine has IMAGE
-//	gantry-images import DIR IMAGE [KEY=VALUE...]  import a root file system as IMAGE, with labels
-//	gantry-images import-with DIR IMAGE CHANGE...  import it with Dockerfile instructions ('ENTRYPOINT ["/init"]')
+//	gantry-images import DIR IMAGE [KEY=VALUE|CHANGE...]  import a root file system as IMAGE, with labels and
+//	                                     Dockerfile instructions such as 'ENTRYPOINT ["/init"]'
 //	gantry-images label IMAGE KEY        print the image's label KEY; exit 1 when it has none
 //	gantry-images busybox BUSYBOX IMAGE  make a tiny image from a static busybox
 //	gantry-images golang GOROOT BASE IMAGE  a Go toolchain image from BASE and GOROOT
@@ -26,7 +26,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE [KEY=VALUE...] | import-with DIR IMAGE CHANGE... | label IMAGE KEY | busybox BUSYBOX IMAGE | golang GOROOT BASE IMAGE")
+		return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE [KEY=VALUE|CHANGE...] | label IMAGE KEY | busybox BUSYBOX IMAGE | golang GOROOT BASE IMAGE")
 	}
 	e, err := container.Connect(ctx)
 	if err != nil {
@@ -41,8 +41,6 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case args[0] == "import" && len(args) >= 3:
 		return e.ImportRootfs(ctx, args[1], args[2], args[3:]...)
-	case args[0] == "import-with" && len(args) > 3:
-		return e.ImportRootfsWith(ctx, args[1], args[2], args[3:])
 	case args[0] == "label" && len(args) == 3:
 		v, ok := e.ImageLabel(ctx, args[1], args[2])
 		if !ok {
@@ -55,5 +53,5 @@ func run(ctx context.Context, args []string) error {
 	case args[0] == "golang" && len(args) == 4:
 		return container.BuildGoImage(ctx, e, args[1], args[2], args[3])
 	}
-	return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE [KEY=VALUE...] | import-with DIR IMAGE CHANGE... | label IMAGE KEY | busybox BUSYBOX IMAGE | golang GOROOT BASE IMAGE")
+	return fmt.Errorf("usage: gantry-images has IMAGE | import DIR IMAGE [KEY=VALUE|CHANGE...] | label IMAGE KEY | busybox BUSYBOX IMAGE | golang GOROOT BASE IMAGE")
 }

@@ -87,7 +87,7 @@ func toJob(t *runnerv1.Task, pj *payloadJob) *forge.Job {
 	str := func(k string) string { s, _ := gh[k].(string); return s }
 	job := &forge.Job{
 		ServerID: strconv.FormatInt(t.Id, 10),
-		Workflow: t.WorkflowPayload,
+		Workflow: withoutNeeds(t.WorkflowPayload, pj.id),
 		JobID:    pj.id,
 		Event:    str("event_name"),
 		Secrets:  t.Secrets,
@@ -98,6 +98,7 @@ func toJob(t *runnerv1.Task, pj *payloadJob) *forge.Job {
 		Inputs:   map[string]any{},
 	}
 	job.WorkflowPath = workflowPath(str("workflow"))
+	job.ActionsURL = strings.TrimSuffix(str("gitea_default_actions_url"), "/")
 	if ev, ok := gh["event"].(map[string]any); ok {
 		job.Payload = ev
 		if in, ok := ev["inputs"].(map[string]any); ok {
@@ -161,4 +162,42 @@ func fromResult(r runnerv1.Result) report.Result {
 		return report.Skipped
 	}
 	return ""
+}
+
+// withoutNeeds drops the job's needs: from the payload. The server already
+// resolved them (their results and outputs come with the task), and the
+// single-job workflow does not hold the jobs they name.
+func withoutNeeds(payload []byte, jobID string) []byte {
+	var doc yaml.Node
+	if yaml.Unmarshal(payload, &doc) != nil || len(doc.Content) == 0 {
+		return payload
+	}
+	jobs := mapValue(doc.Content[0], "jobs")
+	job := mapValue(jobs, jobID)
+	if job == nil || job.Kind != yaml.MappingNode {
+		return payload
+	}
+	for i := 0; i+1 < len(job.Content); i += 2 {
+		if job.Content[i].Value == "needs" {
+			job.Content = append(job.Content[:i], job.Content[i+2:]...)
+			out, err := yaml.Marshal(&doc)
+			if err != nil {
+				return payload
+			}
+			return out
+		}
+	}
+	return payload
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }

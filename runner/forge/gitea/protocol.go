@@ -81,16 +81,23 @@ type creds struct {
 	Token   string `json:"token"`
 }
 
-// address is the instance root of a URL the user gave (an instance, an
-// organisation or a repository URL all register with the instance).
-func address(raw string) (string, error) {
+// addresses are where the instance may be for a URL the user gave: the URL
+// itself (Gitea may live under a sub-path), then shorter paths down to the
+// host, since users also paste an organisation or repository URL.
+func addresses(raw string) ([]string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("--url %q: give the instance URL, e.g. https://gitea.example.com", raw)
+		return nil, fmt.Errorf("--url %q: give the instance URL, e.g. https://gitea.example.com", raw)
 	}
-	// Gitea may live under a sub-path; a user gives that sub-path, not a
-	// repository page (we cannot tell them apart), so keep the path.
-	return strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+	var out []string
+	p := strings.TrimSuffix(u.Path, "/")
+	for {
+		out = append(out, u.Scheme+"://"+u.Host+p)
+		if p == "" {
+			return out, nil
+		}
+		p = p[:strings.LastIndex(p, "/")]
+	}
 }
 
 func (p *Protocol) client(addr string, c *creds) runnerv1connect.RunnerServiceClient {
@@ -125,7 +132,7 @@ func (a authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 
 // Register implements forge.Protocol.
 func (p *Protocol) Register(ctx context.Context, reg forge.Registration) (*forge.Credentials, error) {
-	addr, err := address(reg.URL)
+	addrs, err := addresses(reg.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -135,10 +142,18 @@ func (p *Protocol) Register(ctx context.Context, reg forge.Registration) (*forge
 	if reg.Name == "" {
 		return nil, errors.New("a runner name is required")
 	}
-	resp, err := p.client(addr, nil).Register(ctx, connect.NewRequest(&runnerv1.RegisterRequest{
-		Name: reg.Name, Token: reg.Token, Version: version(reg.Version),
-		Labels: reg.Labels, Ephemeral: reg.Ephemeral,
-	}))
+	var resp *connect.Response[runnerv1.RegisterResponse]
+	var addr string
+	for _, addr = range addrs {
+		resp, err = p.client(addr, nil).Register(ctx, connect.NewRequest(&runnerv1.RegisterRequest{
+			Name: reg.Name, Token: reg.Token, Version: version(reg.Version),
+			Labels: reg.Labels, Ephemeral: reg.Ephemeral,
+		}))
+		// No runner API here (an HTTP 404): try the next shorter path.
+		if c := connect.CodeOf(err); c != connect.CodeUnimplemented && c != connect.CodeNotFound {
+			break
+		}
+	}
 	if err != nil {
 		return nil, explain("register", err)
 	}
@@ -226,7 +241,23 @@ func (p *Protocol) FailOrphan(ctx context.Context, c *forge.Credentials, o forge
 		return fmt.Errorf("in-flight task id %q: %w", o.ServerID, err)
 	}
 	cl := p.client(cr.Address, cr)
-	t := &task{p: p, cl: cl, id: id, cancelled: make(chan struct{}), log: p.opts.Logger.With("task", id)}
+	t := &task{
+		p: p, cl: cl, id: id, log: p.opts.Logger.With("task", id), started: time.Now(),
+		cancelled: make(chan struct{}), sentOutputs: map[string]bool{},
+		kick: make(chan struct{}, 1), stopLoop: make(chan struct{}), loopDone: make(chan struct{}),
+	}
+	close(t.loopDone) // no reporting loop: the task is only closed
+	// Learn how many rows the server has, so the reason follows them.
+	err = p.retry(ctx, "update log", func(ctx context.Context) error {
+		resp, err := cl.UpdateLog(ctx, connect.NewRequest(&runnerv1.UpdateLogRequest{TaskId: id}))
+		if err == nil {
+			t.acked = resp.Msg.AckIndex
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("task %d: %w", id, err)
+	}
 	return t.fail(ctx, reason)
 }
 

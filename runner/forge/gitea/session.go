@@ -23,9 +23,20 @@ type session struct {
 	errWait time.Duration
 }
 
+// fetchTimeout bounds one FetchTask call.
+const fetchTimeout = 30 * time.Second
+
 // Next implements forge.Session.
 func (s *session) Next(ctx context.Context) (forge.Assignment, error) {
-	resp, err := s.cl.FetchTask(ctx, connect.NewRequest(&runnerv1.FetchTaskRequest{TasksVersion: s.version}))
+	if ctx.Err() != nil {
+		return nil, nil
+	}
+	// A call in flight is not cancelled with ctx: the server may have
+	// assigned a task already, and an answer thrown away would leave it
+	// assigned to nobody. Gitea answers at once, so the wait is short.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	resp, err := s.cl.FetchTask(fctx, connect.NewRequest(&runnerv1.FetchTaskRequest{TasksVersion: s.version}))
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil

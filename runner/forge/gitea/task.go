@@ -156,13 +156,27 @@ func (t *task) finish(ctx context.Context, closing string) error {
 	// no_more only counts on a call with rows, so the last row goes with it.
 	t.addRow(closing)
 	t.mu.Unlock()
-	logErr := t.p.retry(ctx, "update log", func(ctx context.Context) error {
-		done, err := t.sendLog(ctx, true)
-		if err == nil && !done {
-			err = connect.NewError(connect.CodeUnavailable, errors.New("the server did not acknowledge every row"))
+	var logErr error
+	for stalls := 0; ; {
+		var done bool
+		before := t.ackedRows()
+		logErr = t.p.retry(ctx, "update log", func(ctx context.Context) error {
+			var err error
+			done, err = t.sendLog(ctx, true)
+			return err
+		})
+		if logErr != nil || done {
+			break
 		}
-		return err
-	})
+		if t.ackedRows() == before {
+			// The server acknowledged nothing new: back off, then give up.
+			if stalls++; stalls > 5 {
+				logErr = errors.New("the server stopped acknowledging log rows")
+				break
+			}
+			sleep(ctx, t.p.Timing.ErrorMin)
+		}
+	}
 	stateErr := t.p.retry(ctx, "update task", func(ctx context.Context) error {
 		all, err := t.sendState(ctx)
 		if err == nil && !all {
@@ -217,14 +231,25 @@ func (t *task) loop() {
 	}
 }
 
+// maxRows bounds one UpdateLog call.
+const maxRows = 1000
+
+func (t *task) ackedRows() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.acked
+}
+
 // sendLog sends the unacknowledged rows from the acknowledged index and
 // reports whether all of them are acknowledged.
 func (t *task) sendLog(ctx context.Context, noMore bool) (bool, error) {
 	t.mu.Lock()
 	index := t.acked
-	rows := append([]*runnerv1.LogRow(nil), t.rows...)
+	rows := append([]*runnerv1.LogRow(nil), t.rows[:min(len(t.rows), maxRows)]...)
+	// no_more archives the log: only on the call that holds the last row.
+	noMore = noMore && len(rows) == len(t.rows)
 	t.mu.Unlock()
-	if len(rows) == 0 && !noMore {
+	if len(rows) == 0 {
 		return true, nil
 	}
 	resp, err := t.cl.UpdateLog(ctx, connect.NewRequest(&runnerv1.UpdateLogRequest{

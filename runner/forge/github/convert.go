@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantry-ci/gantry/runner/forge"
 	"github.com/gantry-ci/gantry/runner/report"
+	"github.com/gantry-ci/gantry/runner/workflow"
 )
 
 var jobKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
@@ -36,9 +37,17 @@ func toJob(m *jobRequestMessage, labels []string) (*forge.Job, error) {
 	if !jobKeyRE.MatchString(key) {
 		key = "job"
 	}
-	wf, err := workflowYAML(m, key, gh, labels)
+	event, _ := gh["event_name"].(string)
+	wf, err := workflowYAML(m, key, event, gh, labels)
 	if err != nil {
 		return nil, err
+	}
+	if _, perr := workflow.Parse(workflowPath(gh), wf); perr != nil && strings.Contains(perr.Error(), "unknown event") {
+		// GitHub has events of its own ("dynamic") a workflow file cannot
+		// name; on: only has to parse, the github context says the event.
+		if wf, err = workflowYAML(m, key, "workflow_dispatch", gh, labels); err != nil {
+			return nil, err
+		}
 	}
 	job := &forge.Job{
 		ServerID:     m.JobID,
@@ -155,10 +164,12 @@ func add(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, stringNode(key), v)
 }
 
-func workflowYAML(m *jobRequestMessage, key string, gh map[string]any, labels []string) ([]byte, error) {
+func workflowYAML(m *jobRequestMessage, key, event string, gh map[string]any, labels []string) ([]byte, error) {
 	job := mapping()
-	if m.JobDisplayName != "" {
-		add(job, "name", stringNode(literalText(m.JobDisplayName)))
+	// The display name comes evaluated; one that still reads like an
+	// expression is left to the job record rather than re-evaluated.
+	if m.JobDisplayName != "" && !strings.Contains(m.JobDisplayName, "${{") {
+		add(job, "name", stringNode(m.JobDisplayName))
 	}
 	// The message does not say which of the runner's labels matched
 	// runs-on; the runner's own labels (in order) choose the platform.
@@ -219,7 +230,6 @@ func workflowYAML(m *jobRequestMessage, key string, gh map[string]any, labels []
 		name = "github"
 	}
 	add(root, "name", stringNode(literalText(name)))
-	event, _ := gh["event_name"].(string)
 	if event == "" {
 		event = "push"
 	}

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,9 +38,21 @@ type Protocol struct {
 	// RenewInterval is how often a running job's lock is renewed; 60s
 	// when zero.
 	RenewInterval time.Duration
-	// Log receives the protocol's own notes (retries, ignored messages);
-	// never a token. Discarded when nil.
-	Log func(format string, args ...any)
+	// Logger receives the protocol's own notes (retries, ignored
+	// messages); never a token. Discarded when nil.
+	Logger *slog.Logger
+	// PollError is told of every failed call the session retries by
+	// itself (for the daemon's poll-error counter).
+	PollError func(error)
+}
+
+// Name is the protocol's name in the forge registry.
+const Name = "github"
+
+func init() {
+	forge.RegisterProtocol(Name, func(o forge.Options) forge.Protocol {
+		return &Protocol{HTTP: o.HTTPClient, Logger: o.Logger, PollError: o.PollError}
+	})
 }
 
 var _ forge.Protocol = (*Protocol)(nil)
@@ -65,8 +78,14 @@ type state struct {
 }
 
 func (p *Protocol) logf(format string, args ...any) {
-	if p.Log != nil {
-		p.Log(format, args...)
+	if p.Logger != nil {
+		p.Logger.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *Protocol) pollError(err error) {
+	if p.PollError != nil {
+		p.PollError(err)
 	}
 }
 
@@ -223,7 +242,7 @@ func (p *Protocol) registerAdmin(ctx context.Context, c *client, api string, rem
 			ServerURL        string `json:"server_url"`
 			AuthorizationURL string `json:"authorization_url"`
 			ClientID         string `json:"client_id"`
-		} `json:"runner_authorization"`
+		} `json:"authorization"`
 	}
 	if err := c.call(ctx, "POST", api+"/actions/runners/register", "", remote, body, &out); err != nil {
 		return tokenError("register", err)

@@ -19,13 +19,16 @@ import (
 // attachments on the job record. Calls run in order on one goroutine; the
 // job never waits on the network.
 type reporter struct {
-	a *assignment
+	a   *assignment
+	res *results // nil when the job names no results service
 
 	mu      sync.Mutex
 	ops     []func(context.Context) error
 	wake    chan struct{}
 	closed  bool
 	stopped chan struct{}
+	ctx     context.Context // the sender's; cancelled when close gives up
+	abandon context.CancelFunc
 
 	job   *timelineRecord
 	order int
@@ -45,7 +48,8 @@ type stepLog struct {
 }
 
 func newReporter(a *assignment) *reporter {
-	r := &reporter{a: a, wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
+	r := &reporter{a: a, res: newResults(a), wake: make(chan struct{}, 1), stopped: make(chan struct{}), byKey: map[string]*stepLog{}}
+	r.ctx, r.abandon = context.WithCancel(context.Background())
 	r.job = &timelineRecord{ID: a.msg.JobID, Type: "Job", Name: a.msg.JobDisplayName, State: "Pending"}
 	return r
 }
@@ -69,7 +73,7 @@ func (r *reporter) push(op func(context.Context) error) {
 
 func (r *reporter) send() {
 	defer close(r.stopped)
-	ctx := context.Background()
+	ctx := r.ctx
 	for {
 		r.mu.Lock()
 		if len(r.ops) == 0 {
@@ -84,6 +88,9 @@ func (r *reporter) send() {
 		op := r.ops[0]
 		r.ops = r.ops[1:]
 		r.mu.Unlock()
+		if ctx.Err() != nil {
+			continue // given up: drain without sending
+		}
 		if err := retry(ctx, 5, func() error { return op(ctx) }); err != nil {
 			r.a.s.p.logf("job %s: report to the server: %v", r.a.msg.JobID, err)
 		}
@@ -110,7 +117,12 @@ func (r *reporter) tick() {
 	}
 }
 
-// close flushes everything queued and waits for it (bounded by ctx).
+// flushLimit bounds how long a finished job's reports may take to go out
+// when the server is slow or gone; the job's completion comes after.
+var flushLimit = 2 * time.Minute
+
+// close flushes everything queued and waits for it (bounded by ctx and
+// flushLimit; what is left then is dropped).
 func (r *reporter) close(ctx context.Context) {
 	r.mu.Lock()
 	if !r.closed {
@@ -119,6 +131,16 @@ func (r *reporter) close(ctx context.Context) {
 			// A step the executor never finished (it died): close it.
 			r.finishStep(r.cur, "failed", time.Now())
 		}
+		if r.res != nil {
+			var all []string
+			for _, s := range r.steps {
+				all = append(all, s.lines...)
+			}
+			if len(all) > 0 {
+				content := []byte(strings.Join(all, "\n") + "\n")
+				r.push(func(ctx context.Context) error { r.res.jobLog(ctx, content, len(all)); return nil })
+			}
+		}
 		r.closed = true
 		select {
 		case r.wake <- struct{}{}:
@@ -126,10 +148,18 @@ func (r *reporter) close(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
+	t := time.NewTimer(flushLimit)
+	defer t.Stop()
 	select {
 	case <-r.stopped:
+		r.abandon()
+		return
 	case <-ctx.Done():
+	case <-t.C:
 	}
+	r.a.s.p.logf("job %s: the server did not take the job's reports in time; dropping the rest", r.a.msg.JobID)
+	r.abandon()
+	<-r.stopped
 }
 
 func (r *reporter) plan() (string, string, string, string) {
@@ -172,6 +202,9 @@ func (r *reporter) patch(recs ...*timelineRecord) {
 		}
 		return r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: len(cp), Value: cp}, nil)
 	})
+	if r.res != nil {
+		r.push(func(ctx context.Context) error { r.res.steps(ctx, cp); return nil })
+	}
 }
 
 func (r *reporter) flushFeed() {
@@ -228,10 +261,20 @@ func (r *reporter) StepStarted(s report.Step, at time.Time) {
 
 func (r *reporter) line(text string) {
 	if r.cur == nil {
-		// Lines before any step: give them a "Set up job" record.
-		r.mu.Unlock()
-		r.StepStarted(report.Step{Index: -1, ID: "__setup", Name: "Set up job", Stage: report.Setup}, time.Now())
-		r.mu.Lock()
+		// A runner line outside any step: before the first step it goes
+		// to a "Set up job" record, after one to a "Complete job" record
+		// (made once each).
+		st := report.Step{Index: -1, ID: "__setup", Name: "Set up job", Stage: report.Setup}
+		if len(r.steps) > 0 {
+			st = report.Step{Index: -1, ID: "__complete", Name: "Complete job", Stage: report.Teardown}
+		}
+		if sl := r.byKey[stepKey(st)]; sl != nil && sl.rec.State != "Completed" {
+			r.cur = sl
+		} else {
+			r.mu.Unlock()
+			r.StepStarted(st, time.Now())
+			r.mu.Lock()
+		}
 	}
 	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		l = strings.TrimSuffix(l, "\r")
@@ -274,7 +317,12 @@ func (r *reporter) StepFinished(s report.Step, e report.StepEnd) {
 	defer r.mu.Unlock()
 	sl := r.byKey[stepKey(s)]
 	if sl == nil {
-		return
+		// A skipped step is never started; it still gets its record.
+		prev := r.cur
+		r.mu.Unlock()
+		r.StepStarted(s, e.Ended)
+		r.mu.Lock()
+		sl, r.cur = r.byKey[stepKey(s)], prev
 	}
 	if e.Err != "" && e.Conclusion != report.Success {
 		r.cur = sl
@@ -318,6 +366,9 @@ func (r *reporter) finishStep(sl *stepLog, result string, at time.Time) {
 			r.mu.Unlock()
 			return nil
 		})
+		if r.res != nil {
+			r.push(func(ctx context.Context) error { r.res.stepLog(ctx, rec.ID, content, lines); return nil })
+		}
 	}
 	// The record's final state goes after its log, so it can name it.
 	r.push(func(ctx context.Context) error {
@@ -329,7 +380,13 @@ func (r *reporter) finishStep(sl *stepLog, result string, at time.Time) {
 		if err != nil {
 			return err
 		}
-		return r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: 1, Value: []*timelineRecord{&c}}, nil)
+		if err := r.a.s.c.call(ctx, "PATCH", u, "5.1-preview", r.a.sys, recordsWrapper{Count: 1, Value: []*timelineRecord{&c}}, nil); err != nil {
+			return err
+		}
+		if r.res != nil {
+			r.res.steps(ctx, []*timelineRecord{&c})
+		}
+		return nil
 	})
 }
 
@@ -394,6 +451,15 @@ func (r *reporter) Summary(s report.Step, markdown string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sl := r.byKey[stepKey(s)]
+	for i := len(r.steps) - 1; sl == nil && i >= 0; i-- {
+		// The engine names a summary's step by id alone.
+		if r.steps[i].rec.RefName == s.ID {
+			sl = r.steps[i]
+		}
+	}
+	if sl == nil {
+		sl = r.cur
+	}
 	if sl == nil || r.a.msg.Plan == nil || r.a.msg.Timeline == nil {
 		return
 	}
@@ -406,6 +472,9 @@ func (r *reporter) Summary(s report.Step, markdown string) {
 		}
 		return r.a.s.c.call(ctx, "PUT", u, "5.1-preview", r.a.sys, content, nil)
 	})
+	if r.res != nil {
+		r.push(func(ctx context.Context) error { r.res.summary(ctx, name, content); return nil })
+	}
 }
 
 func (r *reporter) Finished(e report.JobEnd) {

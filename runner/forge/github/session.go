@@ -219,6 +219,7 @@ func (s *session) poll(ctx context.Context) {
 			s.setFatal(fmt.Errorf("the server refuses the runner's credentials (was the runner removed? register it again): %w", err))
 			return
 		}
+		s.p.pollError(err)
 		s.p.logf("poll for messages: %v; retrying", err)
 		if sleep(ctx, b.next()) != nil {
 			return

@@ -3,6 +3,7 @@ package github
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -97,6 +98,9 @@ func (t *templateToken) yamlNode() (*yaml.Node, error) {
 	case tokBool:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(t.Bool)}, nil
 	case tokNumber:
+		if t.Num == math.Trunc(t.Num) && math.Abs(t.Num) < 1e15 {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(int64(t.Num), 10)}, nil
+		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(t.Num, 'f', -1, 64)}, nil
 	case tokNull:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil

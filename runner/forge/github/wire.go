@@ -14,11 +14,12 @@ import (
 
 // authResult is the answer of POST {api}/actions/runner-registration.
 type authResult struct {
-	TenantURL          string `json:"url"`
-	TokenSchema        string `json:"token_schema"`
-	Token              string `json:"token"`
-	UseV2Flow          bool   `json:"use_v2_flow"`
-	UseRunnerAdminFlow bool   `json:"use_runner_admin_flow"`
+	TenantURL   string `json:"url"`
+	TokenSchema string `json:"token_schema"`
+	Token       string `json:"token"`
+	// use_v2_flow is, in actions/runner's GitHubAuthResult, the switch to
+	// the runner-admin registration (and the broker).
+	UseRunnerAdminFlow bool `json:"use_v2_flow"`
 }
 
 type serviceDefinition struct {

@@ -435,7 +435,7 @@ func (s *Service) blob(w http.ResponseWriter, r *http.Request) {
 			blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "the artifact was deleted"})
 			return
 		}
-		blob.Serve(w, r, filepath.Join(s.Dir, found.File()), found.Size, found.SHA256)
+		blob.Serve(w, r, filepath.Join(s.Dir, found.File()), found.Size, found.SHA256, nil)
 	default:
 		blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "no such blob"})
 	}

@@ -410,8 +410,9 @@ func Verify(path string, size int64, sum string) error {
 
 // Serve sends the blob at path. The last chunk is held back until the
 // whole file has hashed to sum: a blob corrupted on disk is cut short, so
-// the client sees an incomplete download rather than wrong bytes.
-func Serve(w http.ResponseWriter, r *http.Request, path string, size int64, sum string) {
+// the client sees an incomplete download rather than wrong bytes; corrupt
+// (when not nil) is told first, so the owner can drop the blob.
+func Serve(w http.ResponseWriter, r *http.Request, path string, size int64, sum string, corrupt func()) {
 	f, err := os.Open(path)
 	if err != nil {
 		WriteError(w, errorf(404, "BlobNotFound", "the blob is gone: %v", err))
@@ -419,6 +420,9 @@ func Serve(w http.ResponseWriter, r *http.Request, path string, size int64, sum 
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err != nil || st.Size() != size {
+		if corrupt != nil {
+			corrupt()
+		}
 		WriteError(w, errorf(500, "InternalError", "the stored blob is corrupted (its size changed); it is not served"))
 		return
 	}
@@ -428,6 +432,11 @@ func Serve(w http.ResponseWriter, r *http.Request, path string, size int64, sum 
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
+	}
+	// Headers out first: an abort then reads as a short body (which the
+	// clients report as an incomplete download) rather than a hang-up they retry.
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
 	}
 	h := sha256.New()
 	held, next := make([]byte, 1<<20), make([]byte, 1<<20)
@@ -449,6 +458,9 @@ func Serve(w http.ResponseWriter, r *http.Request, path string, size int64, sum 
 	}
 	h.Write(held[:n])
 	if hex.EncodeToString(h.Sum(nil)) != sum {
+		if corrupt != nil {
+			corrupt()
+		}
 		panic(http.ErrAbortHandler) // cut the response short: never serve wrong bytes
 	}
 	_, _ = w.Write(held[:n])

@@ -156,7 +156,7 @@ func TestServeCutsCorruptedBlobShort(t *testing.T) {
 		if r.URL.Path == "/bad" {
 			sum = strings.Repeat("0", 64)
 		}
-		Serve(w, r, p, int64(len(data)), sum)
+		Serve(w, r, p, int64(len(data)), sum, nil)
 	}))
 	defer srv.Close()
 	get := func(path string) (int, error) {

@@ -28,6 +28,9 @@ type Service struct {
 	Scopes []string
 	// URLTTL is how long signed blob URLs live.
 	URLTTL time.Duration
+	// Log receives the reasons of refused saves, which @actions/cache's v2
+	// client replaces with "another job may be creating this cache".
+	Log func(msg string)
 }
 
 // Register adds the v2 Twirp API, the legacy _apis/artifactcache API and
@@ -119,6 +122,9 @@ func asTwirp(err error) error {
 func (s *Service) createEntry(r *http.Request, req *createReq) (*createResp, error) {
 	res, err := s.Store.Reserve(s.Repo, s.scope(), req.Key, req.Version, 0)
 	if err != nil {
+		if s.Log != nil && !errors.Is(err, ErrExists) {
+			s.Log("cache: not saved: " + err.Error())
+		}
 		return nil, asTwirp(err)
 	}
 	return &createResp{OK: true, SignedUploadURL: s.Auth.SignURL(base(r), fmt.Sprintf("/blob/cache/u/%d", res.ID), "w", s.ttl())}, nil
@@ -203,10 +209,11 @@ func (s *Service) blob(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if found == nil {
-			blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "the cache entry was evicted"})
+			// Not 404: @actions/cache would save a 404's body as the archive.
+			blob.WriteError(w, &blob.Error{Status: 500, Code: "BlobNotFound", Msg: "the cache entry was evicted or found corrupted"})
 			return
 		}
-		blob.Serve(w, r, s.Store.Path(found), found.Size, found.SHA256)
+		blob.Serve(w, r, s.Store.Path(found), found.Size, found.SHA256, func() { s.Store.Drop(*found) })
 	default:
 		blob.WriteError(w, &blob.Error{Status: 404, Code: "BlobNotFound", Msg: "no such blob"})
 	}

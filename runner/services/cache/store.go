@@ -38,6 +38,10 @@ type Entry struct {
 	SHA256   string    `json:"sha256"`
 	Created  time.Time `json:"created"`
 	LastUsed time.Time `json:"last_used"`
+	// MTime is the archive's modification time when it was last hashed:
+	// a lookup re-hashes only an archive whose size or time changed (the
+	// download re-checks every byte anyway).
+	MTime int64 `json:"mtime"`
 }
 
 type index struct {
@@ -49,6 +53,10 @@ type Store struct {
 	dir string
 	max int64
 	now func() time.Time
+
+	// OnCorrupt is told of each entry dropped because its archive no
+	// longer matches its hash (the client only sees a miss or "aborted").
+	OnCorrupt func(e Entry, err error)
 
 	mu      sync.Mutex
 	pending map[string]*Reservation // by reservation key
@@ -189,8 +197,11 @@ func (s *Store) Lookup(repo string, scopes, keys []string, version string) (*Ent
 			if found == nil {
 				break
 			}
-			if err := blob.Verify(s.entryPath(found.ID), found.Size, found.SHA256); err != nil {
+			if err := s.check(found); err != nil {
 				corrupted = append(corrupted, found.ID)
+				if s.OnCorrupt != nil {
+					s.OnCorrupt(*found, err)
+				}
 				found = nil
 			}
 		}
@@ -210,6 +221,34 @@ func (s *Store) Lookup(repo string, scopes, keys []string, version string) (*Ent
 	}
 	e := *found
 	return &e, nil
+}
+
+// check is the cheap test of an entry's archive (size and time), and the
+// full hash when they changed.
+func (s *Store) check(e *Entry) error {
+	st, err := os.Stat(s.entryPath(e.ID))
+	if err != nil {
+		return err
+	}
+	if st.Size() == e.Size && st.ModTime().UnixNano() == e.MTime {
+		return nil
+	}
+	if err := blob.Verify(s.entryPath(e.ID), e.Size, e.SHA256); err != nil {
+		return err
+	}
+	e.MTime = st.ModTime().UnixNano()
+	return nil
+}
+
+// Drop removes an entry found corrupted while it was served.
+func (s *Store) Drop(e Entry) {
+	if s.OnCorrupt != nil {
+		s.OnCorrupt(e, errors.New("its archive no longer matches its SHA-256; the download was cut short"))
+	}
+	_ = s.withIndex(func(ix *index) (bool, error) {
+		s.drop(ix, e.ID)
+		return true, nil
+	})
 }
 
 func match(ix *index, repo string, scopes, keys []string, version string, skip []int64) *Entry {
@@ -396,6 +435,9 @@ func (s *Store) Commit(r *Reservation, size int64) (*Entry, error) {
 		}
 		now := s.now()
 		entry = &Entry{ID: r.ID, Repo: r.Repo, Scope: r.Scope, Key: r.Key, Version: r.Version, Size: n, SHA256: sum, Created: now, LastUsed: now}
+		if st, err := os.Stat(s.entryPath(r.ID)); err == nil {
+			entry.MTime = st.ModTime().UnixNano()
+		}
 		ix.Entries = append(ix.Entries, entry)
 		s.evict(ix, entry.ID)
 		return true, nil

@@ -1,5 +1,8 @@
 // Drives the real @actions/cache and @actions/artifact clients for the
 // tests: node client.js OP ARGS..., prints "RESULT <json>" or "ERROR <message>".
+// The Azure SDK wants Web Crypto as a global, which node 20 has and
+// Debian 12's node 18 lacks (published actions run on node 20).
+if (!globalThis.crypto) globalThis.crypto = require('crypto').webcrypto;
 const cache = require('@actions/cache');
 const { DefaultArtifactClient } = require('@actions/artifact');
 

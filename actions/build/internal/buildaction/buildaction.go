@@ -51,6 +51,7 @@ type config struct {
 	regPass    string
 	buildArgs  []string
 	source     string
+	platforms  []image.Platform
 }
 
 func inputs(k *actionkit.Kit) *config {
@@ -80,6 +81,14 @@ func inputs(k *actionkit.Kit) *config {
 		source:      k.String("source-url", ""),
 	}
 	k.Mask(c.regPass)
+	for _, p := range k.List("image-platforms") {
+		pl, err := image.ParsePlatform(p)
+		if err != nil {
+			k.Invalid("image-platforms", "%v", err)
+			continue
+		}
+		c.platforms = append(c.platforms, pl)
+	}
 	if len(c.targets) == 0 {
 		c.targets = []string{"linux/amd64"}
 	}
@@ -181,6 +190,7 @@ func relTo(base, p string) string {
 func gitOr(ctx context.Context, dir, def string, args ...string) string {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
+	cmd.Env = gitEnv()
 	out, err := cmd.Output()
 	if err != nil || strings.TrimSpace(string(out)) == "" {
 		return def
@@ -241,24 +251,34 @@ func buildGo(ctx context.Context, k *actionkit.Kit, c *config, mtime time.Time) 
 			name = filepath.Base(abs)
 		}
 	}
-	ldflags := fmt.Sprintf("-s -w -buildid= -X %s=%s -X %s=%s", c.versionVar, c.version, c.commitVar, c.commit)
-	if c.ldflags != "" {
-		ldflags += " " + c.ldflags
+	sv, err := findStampVars(ctx, c.dir, pkgs)
+	if err != nil {
+		return nil, err
 	}
-	var arts []artifact
+	ldflags := ldflagsFor(c, sv, mtime.Format(time.RFC3339))
+	buildvcs := "-buildvcs=false"
+	if vcsStamping(ctx, c.dir) {
+		buildvcs = "-buildvcs=true"
+	}
+	k.Logf("stamping: version %s into %s; commit into %s; date into %s; %s", c.version,
+		strings.Join(append([]string{c.versionVar}, sv.version...), ", "), strings.Join(append([]string{c.commitVar}, sv.commit...), ", "), orNone(sv.date), buildvcs)
+	// Every target is built before anything is written to the output folder:
+	// files appearing in the checkout would make the next target's VCS
+	// stamp say "modified".
+	tmp, err := os.MkdirTemp("", "gantry-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
 	for _, t := range c.targets {
 		goos, goarch, _ := strings.Cut(t, "/")
-		tdir := filepath.Join(c.outDir, goos+"_"+goarch)
-		if err := os.MkdirAll(tdir, 0o755); err != nil {
-			return nil, err
-		}
-		var files []archive.File
+		bdir := filepath.Join(tmp, goos+"_"+goarch)
 		// One go build per target: the toolchain links the binaries in parallel.
 		err := k.Group(fmt.Sprintf("build %s for %s", strings.Join(pkgs, " "), t), func() error {
-			args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", tdir + string(filepath.Separator)}, pkgs...)
+			args := append([]string{"build", "-trimpath", buildvcs, "-ldflags", ldflags, "-o", bdir + string(filepath.Separator)}, pkgs...)
 			cmd := exec.CommandContext(ctx, "go", args...)
 			cmd.Dir = c.dir
-			cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+			cmd.Env = append(gitEnv(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 			var outb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &outb, &outb
 			if err := cmd.Run(); err != nil {
@@ -268,6 +288,24 @@ func buildGo(ctx context.Context, k *actionkit.Kit, c *config, mtime time.Time) 
 		})
 		if err != nil {
 			return nil, err
+		}
+	}
+	var arts []artifact
+	for _, t := range c.targets {
+		goos, goarch, _ := strings.Cut(t, "/")
+		tdir := filepath.Join(c.outDir, goos+"_"+goarch)
+		if err := os.MkdirAll(tdir, 0o755); err != nil {
+			return nil, err
+		}
+		var files []archive.File
+		for _, p := range pkgs {
+			bin := execName(p)
+			if goos == "windows" {
+				bin += ".exe"
+			}
+			if err := moveFile(filepath.Join(tmp, goos+"_"+goarch, bin), filepath.Join(tdir, bin)); err != nil {
+				return nil, err
+			}
 		}
 		for _, p := range pkgs {
 			bin := execName(p)
@@ -432,6 +470,9 @@ func buildImage(ctx context.Context, k *actionkit.Kit, c *config, created time.T
 		}
 		args[key] = v
 	}
+	if len(c.platforms) > 0 {
+		return buildPlatforms(ctx, k, c, ctxDir, tags, labels, args)
+	}
 	var res *image.Result
 	err := k.Group("image "+tags[0], func() error {
 		var err error
@@ -485,4 +526,58 @@ func execName(importPath string) string {
 		return path.Base(dir)
 	}
 	return elem
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(none found)"
+	}
+	return strings.Join(s, ", ")
+}
+
+// moveFile renames, or copies across file systems.
+func moveFile(from, to string) error {
+	if err := os.Rename(from, to); err == nil {
+		return nil
+	}
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("move %s: %w", from, err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		return fmt.Errorf("move %s: %w", from, err)
+	}
+	return os.Remove(from)
+}
+
+// buildPlatforms builds one image per platform and, when pushing, an index
+// of them: the digest output is the index's, what a multi-arch reference
+// (docker://image@sha256:...) pins.
+func buildPlatforms(ctx context.Context, k *actionkit.Kit, c *config, ctxDir string, tags []string, labels, args map[string]string) error {
+	var names []string
+	for _, p := range c.platforms {
+		names = append(names, p.String())
+	}
+	var res *image.MultiResult
+	err := k.Group(fmt.Sprintf("image %s for %s", tags[0], strings.Join(names, ", ")), func() error {
+		var err error
+		res, err = image.BuildPlatforms(ctx, image.Spec{Context: ctxDir, Dockerfile: c.dockerfile, Tags: tags, Labels: labels,
+			BuildArgs: args, Push: c.push, Username: c.regUser, Password: c.regPass, Log: io.Discard}, c.platforms)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	k.SetOutput("image", tags[0])
+	var rows [][]string
+	for _, p := range names {
+		rows = append(rows, []string{p, res.Platforms[p]})
+	}
+	what := "built"
+	if res.Digest != "" {
+		k.SetOutput("digest", res.Digest)
+		what = "pushed as the index " + res.Digest
+	}
+	k.Summary(fmt.Sprintf("\n🐳 Image `%s` %s\n\n", strings.Join(tags, "`, `"), what) + actionkit.Table([]string{"platform", "image"}, rows))
+	return nil
 }

@@ -27,6 +27,7 @@ type Spec struct {
 	Tags       []string
 	Labels     map[string]string
 	BuildArgs  map[string]string
+	Platform   string // os/arch to build for; "" is the engine's own
 	Push       bool
 	Username   string
 	Password   string
@@ -58,7 +59,7 @@ func Build(ctx context.Context, s Spec) (*Result, error) {
 		args[k] = &v
 	}
 	resp, err := cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
-		Tags: s.Tags, Dockerfile: s.Dockerfile, Labels: s.Labels, BuildArgs: args, Remove: true, ForceRemove: true,
+		Tags: s.Tags, Dockerfile: s.Dockerfile, Labels: s.Labels, BuildArgs: args, Remove: true, ForceRemove: true, Platform: s.Platform,
 	})
 	if err != nil {
 		pr.CloseWithError(err)

@@ -435,7 +435,7 @@ func checkEdit(out []byte, name string, c flags.Change) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("editing flag %q went wrong (please report this): after the edit %w", name, err)
+		return fmt.Errorf("editing flag %q went wrong (please report this): %w: after the edit %w", name, ErrEditBug, err)
 	}
 	if err := f.libraryCheck(); err != nil {
 		return fmt.Errorf("the change would make flag %q invalid: %w", name, err)

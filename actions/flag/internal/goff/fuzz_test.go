@@ -1,6 +1,7 @@
 package goff
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,7 +11,9 @@ import (
 )
 
 // FuzzEdit checks that an edit reads back as asked, leaves the other flags
-// and the text around the flag alone, and never panics on odd YAML.
+// and the text around the flag alone, and never panics on odd YAML. A
+// refusal is fine; an edit that corrupts the file (caught by the editor as
+// ErrEditBug, or by the checks here) is a failure.
 func FuzzEdit(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(testdata, "*.yaml"))
 	for _, name := range files {
@@ -42,8 +45,14 @@ func FuzzEdit(f *testing.F) {
 		r := flags.Rollout{Variant: variants[int(variantIdx)%len(variants)], Percent: int(percent) % 101}
 
 		out, err := Document{}.Edit(src, key, flags.Change{Enabled: &enabled, Rollout: &r})
+		if errors.Is(err, ErrEditBug) {
+			// The editor caught its own corruption: still a bug to fix.
+			t.Fatalf("edit corrupted the file: %v\n%s", err, src)
+		}
 		if err != nil {
-			return // refusals and invalid flags are covered by TestEditErrors
+			// A documented refusal (ErrUnsupported) or a change the flag
+			// cannot take: the file is left alone, which is correct.
+			return
 		}
 		got, err := Document{}.Read(out, key)
 		if err != nil {

@@ -59,6 +59,9 @@ func parse(src []byte) (*yaml.Node, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%d:%d: not a GO Feature Flag file: the top level must map flag names to flags", root.Line, root.Column)
 	}
+	if err := checkDuplicates(root); err != nil {
+		return nil, err
+	}
 	return root, nil
 }
 

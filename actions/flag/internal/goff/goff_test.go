@@ -186,7 +186,12 @@ func flagText(t *testing.T, s *source, root *yaml.Node, i int) []byte {
 	t.Helper()
 	end, err := s.pairEnd(root.Content[i], root.Content[i+1])
 	if err != nil {
-		t.Fatal(err)
+		// A flag the editor cannot span (and so never edits): its text runs
+		// to the next flag's key.
+		end = len(s.src)
+		if i+2 < len(root.Content) {
+			end = s.start(root.Content[i+2])
+		}
 	}
 	return s.src[s.start(root.Content[i]):end]
 }

@@ -57,6 +57,9 @@ func indentOf(n *yaml.Node) int { return n.Column - 1 }
 // end returns the offset just past node n. owner is the indentation of the
 // key or sequence entry holding n, which bounds block scalars.
 func (s *source) end(n *yaml.Node, owner int) (int, error) {
+	if n.Anchor != "" {
+		return 0, refuse("%s: editing anchored values (&%s) is not supported", s.nodePos(n), n.Anchor)
+	}
 	start := s.start(n)
 	switch n.Kind {
 	case yaml.AliasNode:
@@ -68,7 +71,7 @@ func (s *source) end(n *yaml.Node, owner int) (int, error) {
 			return s.flowEnd(start)
 		}
 		if len(n.Content) == 0 {
-			return 0, fmt.Errorf("%s: cannot find the end of an empty block collection", s.nodePos(n))
+			return 0, refuse("%s: cannot find the end of an empty block collection", s.nodePos(n))
 		}
 		last := n.Content[len(n.Content)-1]
 		if n.Kind == yaml.MappingNode {
@@ -76,11 +79,16 @@ func (s *source) end(n *yaml.Node, owner int) (int, error) {
 		}
 		return s.end(last, indentOf(n))
 	}
-	return 0, fmt.Errorf("%s: unsupported YAML node", s.nodePos(n))
+	return 0, refuse("%s: unsupported YAML node", s.nodePos(n))
 }
 
 // pairEnd is the end of a mapping entry; an empty value ends at its colon.
 func (s *source) pairEnd(k, v *yaml.Node) (int, error) {
+	if v.Anchor != "" {
+		// The anchor is text of its own before the value, and aliases
+		// elsewhere would silently change with it.
+		return 0, refuse("%s: editing anchored values (&%s) is not supported", s.nodePos(k), v.Anchor)
+	}
 	if isEmptyValue(v) {
 		return s.colonEnd(k)
 	}
@@ -101,7 +109,7 @@ func (s *source) colonEnd(k *yaml.Node) (int, error) {
 		end++
 	}
 	if end >= len(s.src) || s.src[end] != ':' {
-		return 0, fmt.Errorf("%s: cannot find the ':' after key %q", s.nodePos(k), k.Value)
+		return 0, refuse("%s: cannot find the ':' after key %q", s.nodePos(k), k.Value)
 	}
 	return end + 1, nil
 }
@@ -109,7 +117,7 @@ func (s *source) colonEnd(k *yaml.Node) (int, error) {
 func (s *source) scalarEnd(n *yaml.Node, start, owner int) (int, error) {
 	switch {
 	case n.Style&yaml.TaggedStyle != 0:
-		return 0, fmt.Errorf("%s: editing explicitly tagged values is not supported", s.nodePos(n))
+		return 0, refuse("%s: editing explicitly tagged values is not supported", s.nodePos(n))
 	case n.Style&yaml.DoubleQuotedStyle != 0:
 		for i := start + 1; i < len(s.src); i++ {
 			switch s.src[i] {
@@ -150,9 +158,9 @@ func (s *source) scalarEnd(n *yaml.Node, start, owner int) (int, error) {
 		if n.Value != "" && bytes.HasPrefix(s.src[start:], []byte(n.Value)) {
 			return start + len(n.Value), nil
 		}
-		return 0, fmt.Errorf("%s: editing multi-line or implicit values is not supported", s.nodePos(n))
+		return 0, refuse("%s: editing multi-line or implicit values is not supported", s.nodePos(n))
 	}
-	return 0, fmt.Errorf("%s: unterminated quoted value", s.nodePos(n))
+	return 0, refuse("%s: unterminated quoted value", s.nodePos(n))
 }
 
 // flowEnd finds the bracket closing the flow collection opened at start.
@@ -168,8 +176,16 @@ func (s *source) flowEnd(start int) (int, error) {
 				return i + 1, nil
 			}
 		case '"', '\'':
+			// A quote opens a quoted scalar only where a scalar starts; inside
+			// a plain scalar (a"b) it is an ordinary character.
+			if !scalarStart(s.src, start, i) {
+				continue
+			}
 			for i++; i < len(s.src) && s.src[i] != c; i++ {
 				if c == '"' && s.src[i] == '\\' {
+					i++
+				}
+				if c == '\'' && s.src[i] == '\'' && i+1 < len(s.src) && s.src[i+1] == '\'' {
 					i++
 				}
 			}
@@ -179,7 +195,7 @@ func (s *source) flowEnd(start int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("%s: unterminated flow collection", s.pos(start))
+	return 0, refuse("%s: unterminated flow collection", s.pos(start))
 }
 
 func lineEnd(src []byte, off int) int {
@@ -200,4 +216,20 @@ func lookup(m *yaml.Node, key string) (k, v *yaml.Node) {
 		}
 	}
 	return k, v
+}
+
+// scalarStart reports whether offset i of a flow collection opened at start
+// begins a scalar: it follows an opening bracket, a comma, a key's colon or
+// '?', with only blanks between.
+func scalarStart(src []byte, start, i int) bool {
+	for j := i - 1; j >= start; j-- {
+		switch src[j] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '[', '{', ',', ':', '?':
+			return true
+		}
+		return false
+	}
+	return true
 }

@@ -84,6 +84,11 @@ func TestSubfolderFindingsAreRelativeToTheRepositoryRoot(t *testing.T) {
 	if len(found(ex)) != 0 {
 		t.Errorf("excluded secret reported: %v", found(ex))
 	}
+	// The gocode helper gets the excludes too.
+	exGo := runScan(t, "services/api", map[string]string{"$GITHUB_WORKSPACE": ws, "scanners": "gocode", "excludes": "services/api/cmd/**", "fail-on": "none"})
+	if got := only(found(exGo), "go/"); len(got) != 3 || strings.Contains(strings.Join(got, " "), "cmd/api") {
+		t.Errorf("gocode with services/api/cmd/** excluded: %v\n%s", got, exGo.log)
+	}
 	// A path that is not a folder of the repository is a clear error.
 	bad := runScan(t, "services/nope", map[string]string{"$GITHUB_WORKSPACE": ws, "scanners": "secrets"})
 	if bad.code == 0 || !strings.Contains(bad.log, "services/nope is not a folder of the repository") {

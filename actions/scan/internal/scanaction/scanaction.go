@@ -15,7 +15,7 @@ import (
 
 	"github.com/gantry-ci/gantry/actions/scan/internal/dockerfiles"
 	"github.com/gantry-ci/gantry/actions/scan/internal/finding"
-	"github.com/gantry-ci/gantry/actions/scan/internal/gocode"
+	"github.com/gantry-ci/gantry/actions/scan/internal/gocoderun"
 	"github.com/gantry-ci/gantry/actions/scan/internal/policy"
 	"github.com/gantry-ci/gantry/actions/scan/internal/sarif"
 	"github.com/gantry-ci/gantry/actions/scan/internal/secrets"
@@ -29,7 +29,7 @@ var scanners = map[string]func(root string, skip func(string) bool) ([]finding.F
 	"secrets":     secrets.Scan,
 	"workflows":   workflows.Scan,
 	"dockerfiles": dockerfiles.Scan,
-	"gocode":      gocode.Scan,
+	"gocode":      gocoderun.Scan,
 	"vulns":       nil, // needs the database: set up in Run
 }
 

@@ -28,12 +28,15 @@ var (
 	initErr  error
 )
 
-// load builds the default detector once: its configuration goes through a
-// global viper instance.
+// load builds the default detector once.
 func load() (*detect.Detector, error) {
 	once.Do(func() {
 		logging.Logger = zerolog.Nop()
-		detector, initErr = detect.NewDetectorDefaultConfig()
+		var cfg config.Config
+		cfg, initErr = defaultConfig()
+		if initErr == nil {
+			detector = detect.NewDetector(cfg)
+		}
 	})
 	return detector, initErr
 }

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ type Options struct {
 	// Without it, the pool's message queue hands out full
 	// PipelineAgentJobRequest messages.
 	Broker bool
+	// AdminFlow registers runners through the runner-admin API
+	// (POST {api}/actions/runners/register) as the registration answer's
+	// use_v2_flow asks; they are on the broker.
+	AdminFlow bool
 	// PollWait is how long a message poll waits for one (default 200ms).
 	PollWait time.Duration
 }
@@ -66,6 +71,7 @@ type Server struct {
 	jobs      map[string]*Job
 	nextMsg   int64
 	faults    []*fault
+	blobs     map[string]*blob
 	calls     map[string]int
 	jobsWaker chan struct{}
 }
@@ -116,10 +122,16 @@ type Job struct {
 	FeedStarts                    map[string][]int64
 	Logs                          map[string]string // record id -> uploaded log
 	Attachments                   map[string]string // "type/name" -> content
-	logIDs                        map[int]string
-	logPaths                      map[int]string
-	done                          chan struct{}
-	gone                          bool
+	// What reached the results service.
+	ResultsSteps     map[string]map[string]any // step id -> last update
+	ResultsLogs      map[string]string         // step id -> log blob
+	ResultsJobLog    string
+	ResultsSummaries map[string]string // step id -> summary blob
+	lastChange       float64
+	logIDs           map[int]string
+	logPaths         map[int]string
+	done             chan struct{}
+	gone             bool
 }
 
 // Completion is one completejob (or JobCompleted event) the runner sent.
@@ -147,12 +159,15 @@ type JobSpec struct {
 
 // New starts a server; it is closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
+	if opts.AdminFlow {
+		opts.Broker = true
+	}
 	if opts.PollWait <= 0 {
 		opts.PollWait = 200 * time.Millisecond
 	}
 	s := &Server{T: t, opts: opts, regTokens: map[string]bool{}, patTokens: map[string]bool{}, agents: map[int64]*agent{},
 		sessions: map[string]*sess{}, tokens: map[string]int64{}, jobTokens: map[string]string{}, jobs: map[string]*Job{},
-		calls: map[string]int{}, jobsWaker: make(chan struct{}), nextAgent: 40}
+		calls: map[string]int{}, blobs: map[string]*blob{}, jobsWaker: make(chan struct{}), nextAgent: 40}
 	s.tenant = randHex(16)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -187,6 +202,17 @@ func (s *Server) Fail(method, path string, status, n int) {
 	s.mu.Lock()
 	s.faults = append(s.faults, &fault{path: path, method: method, status: status, n: n})
 	s.mu.Unlock()
+}
+
+// PendingFaults is how many injected faults have not fired yet.
+func (s *Server) PendingFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, f := range s.faults {
+		n += f.n
+	}
+	return n
 }
 
 // Calls is how many requests reached a path containing path.
@@ -236,7 +262,8 @@ func (s *Server) Sessions() int {
 func (s *Server) Queue(spec JobSpec) *Job {
 	j := &Job{Spec: spec, ID: newGUID(), planID: newGUID(), timelineID: newGUID(), requestID: strconv.Itoa(1000 + len(s.jobs)),
 		token: "ghs_job" + randHex(12), Records: map[string]map[string]any{}, Feed: map[string][]string{}, FeedStarts: map[string][]int64{},
-		Logs: map[string]string{}, Attachments: map[string]string{}, logIDs: map[int]string{}, logPaths: map[int]string{}, done: make(chan struct{})}
+		Logs: map[string]string{}, Attachments: map[string]string{}, ResultsSteps: map[string]map[string]any{},
+		ResultsLogs: map[string]string{}, ResultsSummaries: map[string]string{}, logIDs: map[int]string{}, logPaths: map[int]string{}, done: make(chan struct{})}
 	s.mu.Lock()
 	s.jobs[j.ID] = j
 	s.jobTokens[j.token] = j.ID
@@ -348,6 +375,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/api/v3/actions/runner-registration" && r.Method == "POST":
 		s.runnerRegistration(w, r)
+	case p == "/api/v3/actions/runners/register" && r.Method == "POST":
+		s.adminRegister(w, r)
 	case strings.HasPrefix(p, "/api/v3/repos/") && strings.HasSuffix(p, "/actions/runners/registration-token"):
 		s.registrationToken(w, r)
 	case strings.HasPrefix(p, "/api/v3/repos/") && strings.HasSuffix(p, "/actions/runners/generate-jitconfig"):
@@ -356,10 +385,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.oauthToken(w, r)
 	case p == "/tenant/_apis/connectionData":
 		s.connectionData(w)
-	case strings.HasPrefix(p, "/tenant/_apis/"):
-		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/_apis/"))
+	case strings.HasPrefix(p, "/tenant/"):
+		s.tenantAPI(w, r, strings.TrimPrefix(p, "/tenant/"))
 	case strings.HasPrefix(p, "/broker/"):
 		s.brokerAPI(w, r, strings.TrimPrefix(p, "/broker/"))
+	case strings.HasPrefix(p, "/results/twirp/"):
+		s.resultsAPI(w, r, strings.TrimPrefix(p, "/results/twirp/"))
+	case strings.HasPrefix(p, "/blob/") && r.Method == "PUT":
+		s.putBlob(w, r, strings.TrimPrefix(p, "/blob/"))
 	case strings.HasPrefix(p, "/run/"):
 		s.runAPI(w, r, strings.TrimPrefix(p, "/run/"))
 	default:
@@ -384,7 +417,52 @@ func (s *Server) runnerRegistration(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad registration body", http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"url": s.URL + "/tenant", "token_schema": "OAuthAccessToken", "token": s.tenant})
+	writeJSON(w, http.StatusOK, map[string]any{"url": s.URL + "/tenant", "token_schema": "OAuthAccessToken", "token": s.tenant, "use_v2_flow": s.opts.AdminFlow})
+}
+
+var xmlPart = regexp.MustCompile(`<(Modulus|Exponent)>([^<]+)</`)
+
+// adminRegister is the runner-admin registration: the public key as
+// RSA.ToXmlString writes it, the registration token as RemoteAuth.
+func (s *Server) adminRegister(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "RemoteAuth ")
+	s.mu.Lock()
+	valid := ok && s.regTokens[tok] && s.opts.AdminFlow
+	s.mu.Unlock()
+	if !valid {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		return
+	}
+	var body struct {
+		URL       string `json:"url"`
+		GroupID   int64  `json:"group_id"`
+		Name      string `json:"name"`
+		Ephemeral bool   `json:"ephemeral"`
+		PublicKey string `json:"public_key"`
+		Labels    []struct {
+			Name string `json:"name"`
+		} `json:"labels"`
+	}
+	if err := readJSON(r, &body); err != nil || body.Name == "" || body.GroupID == 0 || !strings.HasPrefix(body.URL, s.URL+"/") {
+		http.Error(w, "bad runner", http.StatusUnprocessableEntity)
+		return
+	}
+	parts := map[string][]byte{}
+	for _, m := range xmlPart.FindAllStringSubmatch(body.PublicKey, -1) {
+		parts[m[1]], _ = base64.StdEncoding.DecodeString(m[2])
+	}
+	if len(parts["Modulus"]) < 256 || len(parts["Exponent"]) == 0 {
+		http.Error(w, "public_key is not an RSA key in XML", http.StatusUnprocessableEntity)
+		return
+	}
+	var labels []string
+	for _, l := range body.Labels {
+		labels = append(labels, l.Name)
+	}
+	pk := &rsa.PublicKey{N: new(big.Int).SetBytes(parts["Modulus"]), E: int(new(big.Int).SetBytes(parts["Exponent"]).Int64())}
+	a := s.addAgent(body.Name, pk, body.Ephemeral, labels)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "authorization": map[string]any{
+		"authorization_url": s.URL + "/oauth/token", "server_url": s.URL + "/broker/", "client_id": a.ClientID}})
 }
 
 func (s *Server) pat(r *http.Request) bool {
@@ -517,6 +595,27 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3600})
 }
 
+// JobsByRunner counts the completed jobs by the runner that acquired them.
+func (s *Server) JobsByRunner() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, j := range s.jobs {
+		if a := s.agents[j.acquiredBy]; a != nil && len(j.Completions) > 0 {
+			out[a.Name]++
+		}
+	}
+	return out
+}
+
+// ExpireSessions forgets every session, as the service does with an
+// idle or stale one; a runner must create a new one.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	s.sessions = map[string]*sess{}
+	s.mu.Unlock()
+}
+
 // RevokeTokens makes every runner access token invalid (an expired token).
 func (s *Server) RevokeTokens() {
 	s.mu.Lock()
@@ -594,8 +693,8 @@ func readJSON(r *http.Request, v any) error {
 // requests) and the plan APIs (events, records, feed, logs, attachments).
 func (s *Server) tenantAPI(w http.ResponseWriter, r *http.Request, p string) {
 	seg := strings.Split(strings.Trim(p, "/"), "/")
-	if len(seg) >= 2 && seg[0] == "distributedtask" && seg[1] == "pools" {
-		s.poolAPI(w, r, seg[2:])
+	if len(seg) >= 3 && seg[0] == "_apis" && seg[1] == "distributedtask" && seg[2] == "pools" {
+		s.poolAPI(w, r, seg[3:])
 		return
 	}
 	// {scope}/_apis/distributedtask/hubs/{hub}/plans/{plan}/...
@@ -1149,7 +1248,18 @@ func (s *Server) runAPI(w http.ResponseWriter, r *http.Request, p string) {
 			StepResults []map[string]any `json:"stepResults"`
 			Annotations []map[string]any `json:"annotations"`
 		}
-		if err := readJSON(r, &body); err != nil || j == nil || body.JobID != j.ID || body.PlanID != j.planID {
+		err := readJSON(r, &body)
+		if j == nil {
+			// A restarted runner completes with its own credentials.
+			if a := s.runnerAgent(r); a != nil {
+				s.mu.Lock()
+				if x := s.jobs[body.JobID]; x != nil && x.acquiredBy == a.ID {
+					j = x
+				}
+				s.mu.Unlock()
+			}
+		}
+		if err != nil || j == nil || body.JobID != j.ID || body.PlanID != j.planID {
 			writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "job not found"})
 			return
 		}
@@ -1175,7 +1285,11 @@ func (s *Server) complete(j *Job, c Completion) {
 }
 
 func (s *Server) renewLegacy(w http.ResponseWriter, r *http.Request, seg []string) {
-	if s.runnerAgent(r) == nil || r.Method != "PATCH" || len(seg) != 1 || r.URL.Query().Get("lockToken") == "" {
+	if s.runnerAgent(r) == nil {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if r.Method != "PATCH" || len(seg) != 1 || r.URL.Query().Get("lockToken") == "" {
 		http.Error(w, "bad renewal", http.StatusBadRequest)
 		return
 	}
@@ -1296,4 +1410,101 @@ func (s *Server) Path(u string) string {
 		return u
 	}
 	return pu.Path
+}
+
+type blob struct {
+	job      *Job
+	kind     string // step-log, job-log, summary
+	step     string
+	content  []byte
+	uploaded bool
+}
+
+// resultsAPI is the results service's Twirp JSON surface the runner uses.
+func (s *Server) resultsAPI(w http.ResponseWriter, r *http.Request, method string) {
+	j := s.jobFor(r)
+	var body map[string]any
+	if j == nil || r.Method != "POST" || readJSON(r, &body) != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"code": "unauthenticated", "msg": "bad token or body"})
+		return
+	}
+	if body["workflow_run_backend_id"] != j.planID || body["workflow_job_run_backend_id"] != j.ID {
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "not_found", "msg": "no such job"})
+		return
+	}
+	step, _ := body["step_backend_id"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	signed := func(kind, field string) {
+		key := randHex(12)
+		s.blobs[key] = &blob{job: j, kind: kind, step: step}
+		writeJSON(w, 200, map[string]any{field: s.URL + "/blob/" + key + "?sig=" + randHex(8), "blob_storage_type": "BLOB_STORAGE_TYPE_AZURE", "soft_size_limit": 1 << 20})
+	}
+	meta := func(kind string) {
+		for _, b := range s.blobs {
+			if b.job == j && b.kind == kind && b.step == step && b.uploaded {
+				switch kind {
+				case "step-log":
+					j.ResultsLogs[strings.ToLower(step)] = string(b.content)
+				case "job-log":
+					j.ResultsJobLog = string(b.content)
+				case "summary":
+					j.ResultsSummaries[strings.ToLower(step)] = string(b.content)
+				}
+				writeJSON(w, 200, map[string]any{"ok": true})
+				return
+			}
+		}
+		writeJSON(w, 200, map[string]any{"ok": false})
+	}
+	switch method {
+	case "github.actions.results.api.v1.WorkflowStepUpdateService/WorkflowStepsUpdate":
+		order, _ := body["change_order"].(float64)
+		if order <= j.lastChange {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"code": "invalid_argument", "msg": "change_order must grow"})
+			return
+		}
+		j.lastChange = order
+		steps, _ := body["steps"].([]any)
+		for _, st := range steps {
+			m, _ := st.(map[string]any)
+			id, _ := m["external_id"].(string)
+			j.ResultsSteps[strings.ToLower(id)] = m
+		}
+		writeJSON(w, 200, map[string]any{})
+	case "results.services.receiver.Receiver/GetStepLogsSignedBlobURL":
+		signed("step-log", "logs_url")
+	case "results.services.receiver.Receiver/CreateStepLogsMetadata":
+		meta("step-log")
+	case "results.services.receiver.Receiver/GetJobLogsSignedBlobURL":
+		signed("job-log", "logs_url")
+	case "results.services.receiver.Receiver/CreateJobLogsMetadata":
+		meta("job-log")
+	case "results.services.receiver.Receiver/GetStepSummarySignedBlobURL":
+		signed("summary", "summary_url")
+	case "results.services.receiver.Receiver/CreateStepSummaryMetadata":
+		meta("summary")
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "bad_route", "msg": method})
+	}
+}
+
+// putBlob is the blob store behind a signed URL: no Authorization header
+// (the signature is in the URL), an Azure block blob.
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, key string) {
+	data, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.blobs[key]
+	switch {
+	case b == nil || r.URL.Query().Get("sig") == "":
+		http.Error(w, "no such blob", http.StatusForbidden)
+	case r.Header.Get("Authorization") != "":
+		http.Error(w, "a token was sent to the blob store", http.StatusBadRequest)
+	case r.Header.Get("x-ms-blob-type") != "BlockBlob":
+		http.Error(w, "x-ms-blob-type: BlockBlob is required", http.StatusBadRequest)
+	default:
+		b.content, b.uploaded = data, true
+		w.WriteHeader(http.StatusCreated)
+	}
 }
