@@ -40,6 +40,8 @@ if [ "$fuzztime" != "0" ]; then
 		"./internal/safepath FuzzCheckSegments" \
 		"./internal/envfile FuzzParseKV" \
 		"./runner/workflow FuzzParse" \
+		"./runner/workflow FuzzValidate" \
+		"./internal/expr FuzzParse" \
 		"./runner/action FuzzParseRef" \
 		"./actions/flag/internal/goff FuzzEdit"; do
 		set -- $target

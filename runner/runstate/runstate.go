@@ -221,9 +221,10 @@ func (r *Record) Clean(ctx context.Context, d Docker) (Leftovers, error) {
 				errs = append(errs, err)
 			}
 		}
-	} else if len(r.RunIDs) > 0 {
-		errs = append(errs, fmt.Errorf("no Docker engine answers, so containers of runs %s may remain", strings.Join(r.RunIDs, ", ")))
 	}
+	// Without an engine there is nothing of the run's to find there (most
+	// runs of a machine without Docker never used one); keeping the record
+	// would only repeat a warning on every later run.
 	for _, dir := range l.Dirs {
 		if err := workspace.UnmountUnder(dir); err != nil {
 			errs = append(errs, err)
