@@ -46,3 +46,30 @@ func TestTaskWithURLActions(t *testing.T) {
 		t.Errorf("bad URL task %v, log:\n%s", task.Result, log)
 	}
 }
+
+// The same two same-named actions in a job container: each is staged
+// into the container under its own host, none shadows the other.
+func TestTaskWithURLActionsContainer(t *testing.T) {
+	say := func(s string) map[string]string {
+		return map[string]string{"action.yml": "name: say\nruns:\n  using: composite\n  steps:\n    - run: echo " + s + " in $(cat /etc/debian_version | cut -d. -f1)\n      shell: bash\n"}
+	}
+	rootA, rootB := t.TempDir(), t.TempDir()
+	githttptest.Repo(t, rootA, "owner", "say", "v1", say("host-a"))
+	githttptest.Repo(t, rootB, "owner", "say", "v1", say("host-b"))
+	a, b := githttptest.Serve(t, rootA), githttptest.Serve(t, rootB)
+	srv := giteatest.New(t)
+	lbl := []string{"ubuntu-latest:docker://gantry/debian:bookworm"}
+	labels, _ := selfhosted.ParseLabels(lbl)
+	exec := &selfhosted.Executor{Labels: labels, WorkRoot: t.TempDir(), Containers: containers(t, lbl), Actions: action.CacheSource{CacheDir: t.TempDir()}}
+	startRunner(t, srv, runnerOpts{labels: lbl, exec: exec})
+	id := srv.AddTask(giteatest.TaskSpec{RunsOn: []string{"ubuntu-latest"}, Context: map[string]any{"gitea_default_actions_url": a.URL},
+		Workflow: wf("ubuntu-latest", "    steps:\n      - uses: "+a.URL+"/owner/say@v1\n      - uses: "+b.URL+"/owner/say@v1\n")})
+	task := waitDone(t, srv, id, 90*time.Second)
+	log := strings.Join(task.Log, "\n")
+	if task.Result != runnerv1.Result_RESULT_SUCCESS || !strings.Contains(log, "host-a in 12") || !strings.Contains(log, "host-b in 12") {
+		t.Fatalf("task %v, log:\n%s", task.Result, log)
+	}
+	if n := leftoverContainers(t, id); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+}
