@@ -186,7 +186,7 @@ func (p *parser) checkUsesPath(n *yaml.Node, uses, what string) {
 		if c := path.Clean(u); c == ".." || strings.HasPrefix(c, "../") {
 			p.errorf(n, "%s %q leaves the repository; local actions and workflows must live in it", what, uses)
 		}
-	case actionurl.Is(u): // uses: https://host/owner/repo@ref (Gitea, Forgejo)
+	case actionurl.Is(u) && strings.Contains(u, "@"): // uses: https://host/owner/repo@ref (Gitea, Forgejo)
 		if _, err := actionurl.Parse(u); err != nil {
 			p.errorf(n, "%s: %v", what, err)
 		}
