@@ -80,7 +80,13 @@ func (s *Supervisor) Run(stop context.Context) error {
 	slots := make(chan struct{}, s.Max)
 	var wg sync.WaitGroup
 	var started atomic.Int64
+	// broken counts workers in a row that ended in an error before taking
+	// a job (a session the server refuses): back off as for registrations.
+	var broken atomic.Int64
 	failures := 0
+	backoff := func(n int) time.Duration {
+		return min(time.Duration(float64(bmin)*math.Pow(2, float64(min(n-1, 16)))), bmax)
+	}
 	log.Info("fleet started", "max_runners", s.Max)
 loop:
 	for {
@@ -88,6 +94,14 @@ loop:
 		case slots <- struct{}{}:
 		case <-stop.Done():
 			break loop
+		}
+		if n := broken.Load(); n > 0 {
+			select {
+			case <-time.After(backoff(int(n))):
+			case <-stop.Done():
+				<-slots
+				break loop
+			}
 		}
 		name := s.Prefix + "-" + randHex(4)
 		// Not cut short by stop: a registration the server made but whose
@@ -110,8 +124,7 @@ loop:
 				return fmt.Errorf("register a runner: %w", err)
 			}
 			failures++
-			wait := time.Duration(float64(bmin) * math.Pow(2, float64(min(failures-1, 16))))
-			wait = min(wait, bmax)
+			wait := backoff(failures)
 			log.Error("register a runner; retrying", "err", err, "in", wait)
 			select {
 			case <-time.After(wait):
@@ -126,7 +139,11 @@ loop:
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			s.work(stop, filepath.Join(workers, name), name, creds, log)
+			if s.work(stop, filepath.Join(workers, name), name, creds, log) {
+				broken.Add(1)
+			} else {
+				broken.Store(0)
+			}
 		}()
 	}
 	wg.Wait()
@@ -137,8 +154,9 @@ loop:
 	return nil
 }
 
-// work runs one ephemeral worker to its end and removes what it leaves.
-func (s *Supervisor) work(stop context.Context, dir, name string, creds *forge.Credentials, log *slog.Logger) {
+// work runs one ephemeral worker to its end and removes what it leaves;
+// it reports a worker that failed before it took a job.
+func (s *Supervisor) work(stop context.Context, dir, name string, creds *forge.Credentials, log *slog.Logger) (failed bool) {
 	wlog := log.With("runner", name)
 	if s.OnWorker != nil {
 		s.OnWorker(name, +1)
@@ -157,10 +175,12 @@ func (s *Supervisor) work(stop context.Context, dir, name string, creds *forge.C
 	err := r.Run(stop)
 	if err != nil && stop.Err() == nil {
 		wlog.Error("worker ended", "err", err)
+		failed = !ex.took.Load()
 	}
 	// The server forgets an ephemeral runner after its job; one stopped
 	// while idle is still registered: remove it where the protocol can.
 	s.deprovision(stop, creds, ex.took.Load(), wlog)
+	return failed
 }
 
 func (s *Supervisor) deprovision(stop context.Context, creds *forge.Credentials, took bool, log *slog.Logger) {
