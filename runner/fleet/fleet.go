@@ -74,6 +74,15 @@ func (s *Supervisor) Run(stop context.Context) error {
 		bmax = max(bmin, time.Minute)
 	}
 	workers := filepath.Join(s.Dir, "workers")
+	// Folders a killed supervisor left: their runners' credentials died
+	// with it (they were never written down), so the forge fails their
+	// jobs by its own timeout; only the folders remain to tidy.
+	if old, _ := os.ReadDir(workers); len(old) > 0 {
+		for _, e := range old {
+			log.Warn("removing the folder of a runner a previous supervisor left", "runner", e.Name())
+			_ = os.RemoveAll(filepath.Join(workers, e.Name()))
+		}
+	}
 	if err := os.MkdirAll(workers, 0o700); err != nil {
 		return fmt.Errorf("workers folder: %w", err)
 	}
@@ -121,6 +130,7 @@ loop:
 			}
 			if started.Load() == 0 {
 				wg.Wait()
+				_ = os.Remove(workers)
 				return fmt.Errorf("register a runner: %w", err)
 			}
 			failures++
@@ -147,9 +157,7 @@ loop:
 		}()
 	}
 	wg.Wait()
-	// A worker folder a crashed supervisor left behind holds nothing the
-	// forge still knows how to use (each runner is ephemeral): tidy up.
-	_ = os.Remove(workers)
+	_ = os.Remove(workers) // empty: each worker removed its own
 	log.Info("fleet stopped", "runners", started.Load())
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,8 +267,14 @@ func TestBadTokenFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = (&fleet.Supervisor{Max: 2, Dir: t.TempDir(), Prefix: "bad", Protocol: p, Provisioner: prov, Executor: newGauge(t)}).Run(context.Background())
+	dir := t.TempDir()
+	// A folder a killed supervisor left is tidied too.
+	if err := os.MkdirAll(filepath.Join(dir, "workers", "bad-0000", "inflight"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err = (&fleet.Supervisor{Max: 2, Dir: dir, Prefix: "bad", Protocol: p, Provisioner: prov, Executor: newGauge(t)}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrongtoken") {
 		t.Fatalf("want a 401 without the token, got %v", err)
 	}
+	emptyDir(t, dir)
 }
