@@ -195,40 +195,14 @@ func ignored(rel string, patterns []string) bool {
 
 // walkSorted visits regular files, directories and symlinks in a stable order.
 func walkSorted(dir string, ignore []string, fn func(rel string, info fs.FileInfo, path string) error) error {
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if rel != "." && ignored(rel, ignore) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		paths = append(paths, p)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			continue
-		}
+	skip := func(rel string, _ bool) bool { return ignored(rel, ignore) }
+	return tarball.Walk(dir, skip, func(rel, p string) error {
 		info, err := os.Lstat(p)
 		if err != nil {
 			return err
 		}
-		if err := fn(filepath.ToSlash(rel), info, p); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(rel, info, p)
+	})
 }
 
 func hashTree(dir string, ignore []string, args map[string]string) (string, error) {
