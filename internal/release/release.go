@@ -29,13 +29,15 @@ type Action struct {
 
 // Actions are what a release publishes, each with the least base it needs:
 // test and build run the Go toolchain; scan needs git (history, the
-// repository root) and, only for Go code, a toolchain it does not carry (a
-// repository without Go needs none; see the scan README); flag commits with
+// repository root) and, only for Go code, a toolchain: scan carries none (a
+// repository without Go needs none), scan-go is the same action with one;
+// flag commits with
 // git; canary talks HTTP and sockets only.
 var Actions = []Action{
 	{Name: "build", Packages: []string{"./actions/build"}, Base: "go"},
 	{Name: "test", Packages: []string{"./actions/test"}, Base: "go"},
 	{Name: "scan", Packages: []string{"./actions/scan", "./actions/scan/cmd/scan-gocode"}, Base: "git"},
+	{Name: "scan-go", Packages: []string{"./actions/scan", "./actions/scan/cmd/scan-gocode"}, Base: "go"},
 	{Name: "canary", Packages: []string{"./actions/canary"}, Base: "static"},
 	{Name: "flag", Packages: []string{"./actions/flag"}, Base: "git"},
 }

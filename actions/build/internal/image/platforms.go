@@ -2,7 +2,9 @@ package image
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/docker/docker/client"
 	"net/http"
 	"strings"
 	"time"
@@ -91,6 +93,9 @@ func BuildPlatforms(ctx context.Context, s Spec, platforms []Platform) (*MultiRe
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
+		if err := checkPlatform(ctx, ps.Tags[0], p); err != nil {
+			return nil, err
+		}
 		res.Platforms[p.String()] = ps.Tags[0]
 		if !s.Push {
 			continue
@@ -119,4 +124,24 @@ func BuildPlatforms(ctx context.Context, s Spec, platforms []Platform) (*MultiRe
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkPlatform refuses an image the engine built for another platform
+// than asked: the classic builder of older engines commits every image for
+// its own platform, whatever the base, which would publish a mislabelled
+// image.
+func checkPlatform(ctx context.Context, ref string, p Platform) error {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ii, err := cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	if ii.Os != p.OS || ii.Architecture != p.Architecture {
+		return fmt.Errorf("%s: the engine built a %s/%s image for %s; its builder cannot make images for other platforms (use an engine with BuildKit and the containerd image store, or build each platform on its own machine)", ref, ii.Os, ii.Architecture, p)
+	}
+	return nil
 }

@@ -95,3 +95,17 @@ func TestSubfolderFindingsAreRelativeToTheRepositoryRoot(t *testing.T) {
 		t.Errorf("want a clear error for a missing path, got %d:\n%s", bad.code, bad.log)
 	}
 }
+
+// The released scan image has no Go toolchain: Go code gets a warning that
+// names the action with one, and the job does not fail for it.
+func TestGoScannersWithoutAToolchainWarn(t *testing.T) {
+	ws := monorepo(t)
+	t.Setenv("PATH", t.TempDir())
+	r := runScan(t, "services/api", map[string]string{"$GITHUB_WORKSPACE": ws, "scanners": "gocode,vulns,secrets"})
+	if !strings.Contains(r.log, "::warning title=gocode not run::Go modules found, but this image has no Go toolchain: use gantry-ci/gantry/actions/scan-go") {
+		t.Errorf("no warning:\n%s", r.log)
+	}
+	if got := found(r); len(got) != 1 || !strings.HasPrefix(got[0], "secret/") {
+		t.Errorf("findings %v", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -176,6 +177,19 @@ func Run(k *actionkit.Kit) error {
 			return tree, nil
 		}
 	}
+	// The released scan image carries no Go toolchain (a repository without
+	// Go needs none); Go code then gets a warning instead of a failure.
+	for _, name := range []string{"gocode", "vulns"} {
+		fn := run[name]
+		run[name] = func(root string, skip func(string) bool) ([]finding.Finding, error) {
+			if _, err := exec.LookPath("go"); err != nil && hasGoModule(root, skip) {
+				k.Annotate(actionkit.Annotation{Level: "warning", Title: name + " not run",
+					Message: "Go modules found, but this image has no Go toolchain: use gantry-ci/gantry/actions/scan-go (the same action with Go) to check Go code"})
+				return nil, nil
+			}
+			return fn(root, skip)
+		}
+	}
 	var all []finding.Finding
 	for _, name := range c.scanners {
 		var fs []finding.Finding
@@ -301,4 +315,28 @@ func summary(k *actionkit.Kit, c *config, kept, newOnes, suppressed []finding.Fi
 		}
 		k.Summary("\n### Findings\n" + actionkit.Table([]string{"severity", "scanner", "rule", "where", "message", "state"}, fr))
 	}
+}
+
+// hasGoModule says whether a go.mod lies in the tree (outside vendor and
+// testdata, as the Go scanners look).
+func hasGoModule(root string, skip func(string) bool) bool {
+	found := false
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipDir
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "vendor" || d.Name() == "testdata" || d.Name() == "node_modules" || (rel != "." && skip != nil && skip(rel)) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Name() == "go.mod" {
+			found = true
+		}
+		return nil
+	})
+	return found
 }
