@@ -101,9 +101,11 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, c stepCall, la *loadedAct
 		}
 		args = append(args, v)
 	}
-	if wa, ok, err := withArgs(inputs); err != nil {
-		return fmt.Errorf("%s: %w", s.Pos, err)
-	} else if ok {
+	if len(m.Runs.Args) == 0 {
+		wa, _, err := withArgs(inputs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Pos, err)
+		}
 		args = wa
 	}
 	extra := inputEnv(inputs)

@@ -6,10 +6,12 @@ import (
 	"github.com/gantry-ci/gantry/internal/shellwords"
 )
 
-// A step's with.args and with.entrypoint override a docker action's
-// runs.args and runs.entrypoint, as GitHub documents for
-// jobs.<job_id>.steps[*].with.args/entrypoint (its example is a repository
-// action, not only docker://). The args string is split like a shell's words.
+// A step's with.args and with.entrypoint stand in for a docker action's
+// runs.args and runs.entrypoint when action.yml has none, as GitHub's runner
+// does (its container action handler takes runs.entrypoint, else the
+// entryPoint input, for the main stage; runs.args, else the args input).
+// The args string is split like a shell's words, as docker's command line
+// receives it.
 
 // withArgs returns the step's with.args as container arguments, or ok=false
 // when the step gives none.
@@ -25,10 +27,11 @@ func withArgs(inputs map[string]string) (args []string, ok bool, err error) {
 	return args, true, nil
 }
 
-// mainEntrypoint is with.entrypoint when the step gives one, else runs.entrypoint.
+// mainEntrypoint is runs.entrypoint, else the step's with.entrypoint.
 func mainEntrypoint(la *loadedAction, inputs map[string]string) string {
-	if e, ok := lookupFold(inputs, "entrypoint"); ok && e != "" {
-		return e
+	if la.meta.Runs.Entrypoint != "" {
+		return la.meta.Runs.Entrypoint
 	}
-	return la.meta.Runs.Entrypoint
+	e, _ := lookupFold(inputs, "entrypoint")
+	return e
 }

@@ -80,44 +80,54 @@ func TestActCorpus(t *testing.T) {
 		"model":  repoCopy(t, "testdata/act/model"),
 	}
 
-	var passed atomic.Int32
-	// Jobs are mostly Docker round trips; six at a time keeps a 2-core
-	// machine busy without starving the engine.
-	sem := make(chan struct{}, 6)
+	var passed, ran atomic.Int32
+	// Jobs are mostly waits on Docker, so eight cases run at once whatever
+	// -parallel (GOMAXPROCS) is: subtests started from goroutines, not
+	// t.Parallel.
+	sem := make(chan struct{}, 8)
 	t.Run("case", func(t *testing.T) {
+		var wg sync.WaitGroup
+		defer wg.Wait()
 		for _, c := range g.Cases {
-			t.Run(c.name(), func(t *testing.T) {
-				t.Parallel()
-				sem <- struct{}{}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
 				defer func() { <-sem }()
-				top, _, _ := strings.Cut(c.Dir, "/")
-				root := roots[top]
-				args := []string{"run", c.Event, "-W", filepath.Join(root, strings.TrimPrefix(c.Dir, top+"/")),
-					"-C", root, "--workdir", t.TempDir(), "--no-color", "--action-cache", t.TempDir()}
-				if c.Host {
-					args = append(args, "-P", "ubuntu-latest=host", "-P", "self-hosted=host")
-				} else {
-					args = append(args, "-P", "self-hosted=host")
-				}
-				if ev := filepath.Join(root, strings.TrimPrefix(c.Dir, top+"/"), "event.json"); fileExists(ev) {
-					args = append(args, "-e", ev)
-				}
-				args = append(args, c.Args...)
-				var out bytes.Buffer
-				code := cli.Main(context.Background(), args, cli.IO{Out: &out, Err: &out})
-				got := map[int]string{0: "success", 1: "failure", 2: "invalid"}[code]
-				if got == "" {
-					got = fmt.Sprintf("exit %d", code)
-				}
-				if got != c.Want {
-					t.Errorf("%s, want %s (act: %s)\ngantry %s\n%s", got, c.Want, c.Act, strings.Join(args, " "), tail(out.String(), 40))
-					return
-				}
-				passed.Add(1)
-			})
+				t.Run(c.name(), func(t *testing.T) { runCase(t, c, roots, &passed, &ran) })
+			}()
 		}
 	})
-	t.Logf("act corpus: %d/%d cases give GitHub's verdict", passed.Load(), len(g.Cases))
+	t.Logf("act corpus: %d/%d cases give GitHub's verdict", passed.Load(), ran.Load())
+}
+
+// runCase runs one case through gantry's CLI and compares the verdict.
+func runCase(t *testing.T, c gcase, roots map[string]string, passed, ran *atomic.Int32) {
+	top, _, _ := strings.Cut(c.Dir, "/")
+	root := roots[top]
+	args := []string{"run", c.Event, "-W", filepath.Join(root, strings.TrimPrefix(c.Dir, top+"/")),
+		"-C", root, "--workdir", t.TempDir(), "--no-color", "--action-cache", t.TempDir()}
+	if c.Host {
+		args = append(args, "-P", "ubuntu-latest=host", "-P", "self-hosted=host")
+	} else {
+		args = append(args, "-P", "self-hosted=host")
+	}
+	if ev := filepath.Join(root, strings.TrimPrefix(c.Dir, top+"/"), "event.json"); fileExists(ev) {
+		args = append(args, "-e", ev)
+	}
+	args = append(args, c.Args...)
+	ran.Add(1)
+	var out bytes.Buffer
+	code := cli.Main(context.Background(), args, cli.IO{Out: &out, Err: &out})
+	got := map[int]string{0: "success", 1: "failure", 2: "invalid"}[code]
+	if got == "" {
+		got = fmt.Sprintf("exit %d", code)
+	}
+	if got != c.Want {
+		t.Errorf("%s, want %s (act: %s)\ngantry %s\n%s", got, c.Want, c.Act, strings.Join(args, " "), tail(out.String(), 40))
+		return
+	}
+	passed.Add(1)
 }
 
 // repoCopy copies a corpus folder into a git repository whose origin is

@@ -37,7 +37,7 @@ type Options struct {
 	Vars         map[string]string // vars context
 	Inputs       map[string]string // workflow_dispatch / workflow_call inputs as given
 	Jobs         []string          // run only these jobs (with what they need); empty runs all
-	Matrix       map[string]string // keep only matrix cells with these values
+	Matrix       MatrixFilter      // keep only matrix cells with these values
 	Platforms    map[string]string // runs-on label -> "host" or an image
 	DryRun       bool              // plan and show, run nothing
 	// Reporter receives every job's events; a console on Out when nil.
