@@ -141,7 +141,7 @@ func Scan(root string, skip func(string) bool) ([]finding.Finding, error) {
 	results := make([][]finding.Finding, len(paths))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < 2*runtime.GOMAXPROCS(0); w++ {
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
