@@ -11,11 +11,14 @@ flock 9
 
 log() { echo "setup: $*"; }
 
-packages=(docker.io debootstrap busybox-static git ca-certificates curl nodejs npm python3 docker-registry haproxy nginx-light prometheus prometheus-pushgateway postgresql)
+packages=(docker.io debootstrap busybox-static git ca-certificates curl nodejs python3 docker-registry haproxy nginx-light prometheus prometheus-pushgateway postgresql)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# npm: this machine's Node.js may come with its own (NodeSource's nodejs
+# conflicts with Debian's npm package), so only ask Debian when none answers.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
 	log "installing ${missing[*]}"
 	apt-get update -qq

@@ -40,10 +40,24 @@ if [ "$fuzztime" != "0" ]; then
 		"./internal/safepath FuzzCheckSegments" \
 		"./internal/envfile FuzzParseKV" \
 		"./runner/workflow FuzzParse" \
+		"./runner/workflow FuzzValidate" \
+		"./internal/expr FuzzParse" \
 		"./runner/action FuzzParseRef" \
 		"./actions/flag/internal/goff FuzzEdit"; do
 		set -- $target
-		if ! go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" -fuzzminimizetime 3s >/tmp/gantry-fuzz.log 2>&1; then
+		ok=
+		for try in 1 2; do
+			if go test "$1" -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" -fuzzminimizetime 3s >/tmp/gantry-fuzz.log 2>&1; then
+				ok=1; break
+			fi
+			# Go's fuzzer can miss its own deadline on a loaded machine
+			# ("context deadline exceeded" with no failing input): not a
+			# finding, so it gets one more try. A real finding fails at once.
+			if grep -q "Failing input written" /tmp/gantry-fuzz.log || ! grep -q "context deadline exceeded" /tmp/gantry-fuzz.log; then
+				break
+			fi
+		done
+		if [ -z "$ok" ]; then
 			cat /tmp/gantry-fuzz.log; echo "FAIL fuzz $1 $2" | tee -a /tmp/gantry-test.log; status=1
 		else
 			echo "ok fuzz $1 $2"

@@ -108,8 +108,9 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		problems = append(problems, fmt.Sprintf("bad release: rollout %q after %d intervals, traffic %s, flag %q (want rolled-back within %d, v2 100%%, flag unchanged)",
 			bad.Result, len(bad.Steps), shares(bad.After), bad.FlagAfter, limit))
 	}
-	fmt.Fprintln(out, "\nfiles (under the demo workspace):")
+	fmt.Fprintln(out, "\nfiles of the good release:")
 	good.PrintFiles(out, o.Repo)
+	fmt.Fprintln(out, "files of the bad release:")
 	bad.PrintFiles(out, o.Repo)
 	fmt.Fprintf(out, "   logs:    %s/\n", rel(o.Repo, s.Dir))
 	fmt.Fprintf(out, "\ndemo finished in %s\n", time.Since(began).Round(time.Second))

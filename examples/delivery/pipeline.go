@@ -137,8 +137,12 @@ func (s *Stack) Run(ctx context.Context, rel Release, t Tuning, log io.Writer) (
 		return nil, err
 	}
 	rep := &Report{Release: rel, FlagBefore: s.FlagState()}
-	// Outputs of the previous run must not count for this one.
-	_ = os.RemoveAll(filepath.Join(ws, "reports"))
+	// Each release keeps its own SARIF and charts.
+	reports := filepath.Join("reports", rel.Version)
+	_ = os.RemoveAll(filepath.Join(ws, reports))
+	vars := s.Vars(t)
+	vars["REPORT_DIR"] = reports
+	annotated := len(s.grafana.annotations())
 	var out strings.Builder
 	w := io.Writer(&out)
 	if log != nil {
@@ -150,7 +154,7 @@ func (s *Stack) Run(ctx context.Context, rel Release, t Tuning, log io.Writer) (
 	start := time.Now()
 	res, err := scheduler.Run(ctx, wf, scheduler.Options{
 		RepoDir: ws, Bind: true, EventName: "workflow_dispatch", Payload: payload, Inputs: inputs,
-		Vars: s.Vars(t), Secrets: map[string]string{"GRAFANA_TOKEN": s.GrafanaToken}, Out: w, WorkRoot: filepath.Join(s.Dir, "runs"), SummaryDir: filepath.Join(ws, ".gantry", "summaries"),
+		Vars: vars, Secrets: map[string]string{"GRAFANA_TOKEN": s.GrafanaToken}, Out: w, WorkRoot: filepath.Join(s.Dir, "runs"), SummaryDir: filepath.Join(ws, ".gantry", "summaries"),
 		Network: "host", Containers: dockerbackend.New(s.engine),
 		ActionBuildArgs: map[string]string{"GO_IMAGE": t.GoImage, "RUNTIME_IMAGE": t.GoImage, "PREBUILT": "1"},
 	})
@@ -166,18 +170,17 @@ func (s *Stack) Run(ctx context.Context, rel Release, t Tuning, log io.Writer) (
 			rep.Result, rep.FinalWeight = j.Outputs["result"], j.Outputs["final-weight"]
 		}
 	}
-	if data, err := os.ReadFile(res.SummaryPath); err == nil {
+	if _, err := os.Stat(res.SummaryPath); err == nil {
 		rep.Summary = res.SummaryPath
-		_ = data
 	}
 	rep.FlagAfter = s.FlagState()
 	rep.Steps = s.steps()
 	rep.After = s.split(100)
-	rep.Annotations = s.grafana.annotations()
+	rep.Annotations = s.grafana.annotations()[annotated:]
 	rep.DeployInfo = s.deployInfo(ctx)
-	rep.Charts, _ = filepath.Glob(filepath.Join(ws, "reports", "charts", "*"))
-	if _, err := os.Stat(filepath.Join(ws, "reports", "shop.sarif")); err == nil {
-		rep.SARIF = filepath.Join(ws, "reports", "shop.sarif")
+	rep.Charts, _ = filepath.Glob(filepath.Join(ws, reports, "charts", "*"))
+	if _, err := os.Stat(filepath.Join(ws, reports, "shop.sarif")); err == nil {
+		rep.SARIF = filepath.Join(ws, reports, "shop.sarif")
 	}
 	return rep, nil
 }

@@ -40,7 +40,7 @@ func (r *Report) Print(w io.Writer, base string) {
 		fmt.Fprintf(w, "   %-12s %-10s %s\n", j, s.Result, s.Duration.Round(100*time.Millisecond))
 	}
 	if len(r.Steps) > 0 {
-		fmt.Fprintf(w, "   %-5s %-7s %-22s %-8s %s\n", "step", "weight", "canary share (load)", "verdict", "measurements")
+		fmt.Fprintf(w, "   %-5s %-7s %-28s %-8s %s\n", "step", "weight", "canary share of the load", "verdict", "measurements")
 		for _, st := range r.Steps {
 			var ms []string
 			for _, m := range st.Measurements {
@@ -58,7 +58,7 @@ func (r *Report) Print(w io.Writer, base string) {
 				ms = append(ms, fmt.Sprintf("%s=%s %s %s", m.Check, v, m.Threshold, mark))
 			}
 			share := fmt.Sprintf("%.1f%% of %d (%d failed)", st.CanaryShare, st.Requests, st.Failed)
-			fmt.Fprintf(w, "   %-5d %-7s %-22s %-8s %s\n", st.Index+1, fmt.Sprintf("%d%%", st.Weight), share, st.Verdict, strings.Join(ms, "; "))
+			fmt.Fprintf(w, "   %-5d %-7s %-28s %-8s %s\n", st.Index, fmt.Sprintf("%d%%", st.Weight), share, st.Verdict, strings.Join(ms, "; "))
 			if st.Reason != "" && st.Verdict != "pass" {
 				fmt.Fprintf(w, "         %s\n", st.Reason)
 			}

@@ -144,7 +144,9 @@ func FuzzMaskNeverLeaks(f *testing.F) {
 	f.Add("secret", "before ", " after", 3)
 	f.Add("it's \"q\"/ö\n2", "a", "b", 1)
 	f.Fuzz(func(t *testing.T, secret, before, after string, chunk int) {
-		if strings.TrimSpace(secret) == "" || strings.Contains("***", secret) || len(secret) > 200 || strings.ContainsAny(secret, "\r\n") {
+		// A secret holding '*' can be rebuilt by the mask itself beside its
+		// neighbours ("0*" in "00*0" gives "0***0"): not a leak.
+		if strings.TrimSpace(secret) == "" || strings.Contains(secret, "*") || len(secret) > 200 || strings.ContainsAny(secret, "\r\n") {
 			return
 		}
 		m := New()

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/gantry-ci/gantry/internal/actionurl"
 	"github.com/gantry-ci/gantry/internal/safepath"
 )
 
@@ -18,6 +19,10 @@ type Ref struct {
 	SubPath string // owner/repo/sub/dir@ref
 	Version string
 	Image   string // docker://image
+	// URL is scheme://host of a full-URL reference (uses:
+	// https://gitea.example.com/owner/repo@v1, see urlref.go); empty for
+	// GitHub's owner/repo@ref.
+	URL string
 }
 
 // IsLocal reports a ./path action.
@@ -34,6 +39,9 @@ func (r Ref) String() string {
 		return "docker://" + r.Image
 	}
 	s := r.Owner + "/" + r.Repo
+	if r.URL != "" {
+		s = r.URL + "/" + s
+	}
 	if r.SubPath != "" {
 		s += "/" + r.SubPath
 	}
@@ -63,6 +71,9 @@ func ParseRef(uses string) (Ref, error) {
 		return Ref{Local: "./" + clean}, nil
 	case strings.HasPrefix(u, "/") || strings.HasPrefix(u, "../"):
 		return Ref{}, fmt.Errorf("%q: local actions start with ./ (relative to the repository root)", uses)
+	}
+	if actionurl.Is(u) {
+		return parseURLRef(u)
 	}
 	repoPath, version, ok := strings.Cut(u, "@")
 	if !ok || version == "" {

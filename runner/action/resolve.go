@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/gantry-ci/gantry/internal/actionurl"
 	"github.com/gantry-ci/gantry/internal/safepath"
 )
 
@@ -24,6 +25,9 @@ type Resolver struct {
 	// OWNER/REPO(.git) repositories, or a URL prefix (with {owner} and {repo}
 	// placeholders, or OWNER/REPO.git appended).
 	Mirror string
+	// FetchURLs clones full-URL actions from their own URL even without a
+	// Mirror (gantry actions fetch); a Mirror URL allows it too.
+	FetchURLs bool
 }
 
 // DefaultCacheDir is where actions are cached when none is configured.
@@ -64,7 +68,10 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 		return "", err
 	}
 	if fi, err := os.Stat(repoDir); err != nil || !fi.IsDir() {
-		if r.Mirror == "" {
+		if ref.URL != "" && !r.fetchesURLs() {
+			return "", r.urlMissing(ref, cache, repoDir)
+		}
+		if r.Mirror == "" && ref.URL == "" {
 			return "", fmt.Errorf("action %s is not in the action cache %s and no mirror is configured; fill it with `gantry actions fetch --mirror URL|DIR`, or by hand with `git clone https://github.com/%s/%s %s && git -C %s checkout %s` (works for tags, branches and SHAs), or pass --action-mirror",
 				ref, cache, ref.Owner, ref.Repo, repoDir, repoDir, ref.Version)
 		}
@@ -99,7 +106,10 @@ func (r *Resolver) ResolveRepo(ctx context.Context, ref Ref) (string, error) {
 	if fi, err := os.Stat(repoDir); err == nil && fi.IsDir() {
 		return repoDir, nil
 	}
-	if r.Mirror == "" {
+	if ref.URL != "" && !r.fetchesURLs() {
+		return "", r.urlMissing(ref, cache, repoDir)
+	}
+	if r.Mirror == "" && ref.URL == "" {
 		return "", fmt.Errorf("%s/%s@%s is not in the action cache %s and no mirror is configured", ref.Owner, ref.Repo, ref.Version, cache)
 	}
 	if err := r.clone(ctx, ref, repoDir); err != nil {
@@ -126,6 +136,12 @@ func cachePath(cache string, ref Ref) (string, error) {
 		}
 	}
 	dir := filepath.Join(cache, ref.Owner, ref.Repo, filepath.FromSlash(ref.Version))
+	if ref.URL != "" {
+		if err := actionurl.CheckBase(ref.URL); err != nil {
+			return "", err
+		}
+		dir = filepath.Join(cache, hostsDir, actionurl.HostDir(ref.URL), ref.Owner, ref.Repo, filepath.FromSlash(ref.Version))
+	}
 	if _, err := safepath.Within(cache, dir); err != nil {
 		return "", fmt.Errorf("action %s: %w; refusing to use it", ref, err)
 	}
@@ -143,6 +159,9 @@ func hasMetadata(dir string) bool {
 
 // mirrorURL is where owner/repo is cloned from.
 func (r *Resolver) mirrorURL(ref Ref) string {
+	if ref.URL != "" {
+		return r.urlSource(ref)
+	}
 	m := r.Mirror
 	if strings.Contains(m, "{owner}") || strings.Contains(m, "{repo}") {
 		return strings.NewReplacer("{owner}", ref.Owner, "{repo}", ref.Repo).Replace(m)
@@ -171,14 +190,15 @@ func (r *Resolver) clone(ctx context.Context, ref Ref, dest string) error {
 		return fmt.Errorf("action cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	pre := cloneProtocols(ref, url)
 	if shaPattern.MatchString(ref.Version) {
-		if err := git(ctx, "", "clone", "--quiet", "--no-checkout", url, tmp); err != nil {
+		if err := git(ctx, "", append(pre, "clone", "--quiet", "--no-checkout", url, tmp)...); err != nil {
 			return fmt.Errorf("fetch action %s from mirror %s: %w", ref, url, err)
 		}
 		if err := git(ctx, tmp, "checkout", "--quiet", ref.Version); err != nil {
 			return fmt.Errorf("fetch action %s: commit %s is not in mirror %s: %w", ref, ref.Version, url, err)
 		}
-	} else if err := git(ctx, "", "clone", "--quiet", "--depth", "1", "--branch", ref.Version, url, tmp); err != nil {
+	} else if err := git(ctx, "", append(pre, "clone", "--quiet", "--depth", "1", "--branch", ref.Version, url, tmp)...); err != nil {
 		return fmt.Errorf("fetch action %s from mirror %s: %w", ref, url, err)
 	}
 	_ = os.RemoveAll(filepath.Join(tmp, ".git"))

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gantry-ci/gantry/internal/actionurl"
 	"github.com/gantry-ci/gantry/runner/action"
 	"github.com/gantry-ci/gantry/runner/scheduler"
 	"github.com/gantry-ci/gantry/runner/workflow"
@@ -29,7 +30,11 @@ func remoteUses(wfs []*workflow.Workflow, jobs []string, repository string) []*a
 	add := func(uses, where string, repo bool) {
 		var ref action.Ref
 		var err error
-		if repo {
+		if repo && actionurl.Is(uses) {
+			// https://host/owner/repo/.gitea/workflows/x.yml@ref: the repository.
+			ref, err = action.ParseRef(uses)
+			ref.SubPath = ""
+		} else if repo {
 			path, version, _ := strings.Cut(uses, "@")
 			parts := strings.SplitN(path, "/", 3)
 			if len(parts) < 3 {
@@ -42,7 +47,7 @@ func remoteUses(wfs []*workflow.Workflow, jobs []string, repository string) []*a
 		if err != nil || ref.IsLocal() || ref.IsDocker() {
 			return
 		}
-		key := ref.Owner + "/" + ref.Repo + "@" + ref.Version + "/" + ref.SubPath
+		key := ref.URL + "/" + ref.Owner + "/" + ref.Repo + "@" + ref.Version + "/" + ref.SubPath
 		u, ok := byRef[key]
 		if !ok {
 			u = &actionUse{ref: ref, uses: uses, repo: repo}
@@ -175,8 +180,11 @@ func missingReport(uses []*actionUse, missing map[*actionUse]error, src action.C
 		if _, ok := missing[u]; !ok {
 			continue
 		}
-		dir := filepath.Join(cache, u.ref.Owner, u.ref.Repo, u.ref.Version)
-		fmt.Fprintf(&b, "  git clone https://github.com/%s/%s %s && git -C %s checkout %s\n", u.ref.Owner, u.ref.Repo, dir, dir, u.ref.Version)
+		dir, err := action.CacheDirFor(cache, u.ref)
+		if err != nil {
+			dir = filepath.Join(cache, u.ref.Owner, u.ref.Repo, u.ref.Version)
+		}
+		fmt.Fprintf(&b, "  git clone %s %s && git -C %s checkout %s\n", action.CloneURL(u.ref), dir, dir, u.ref.Version)
 	}
 	b.WriteString("or run with --action-mirror DIR|URL to clone them as they are needed")
 	return b.String()
@@ -232,15 +240,19 @@ func newActionsCmd(stdio IO) *cobra.Command {
 		Example: `  gantry actions fetch --mirror https://github.com
   gantry actions fetch --mirror /srv/git      # a folder of OWNER/REPO.git`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if mirror == "" {
-				return withCode(ExitUsage, fmt.Errorf("--mirror is required: a URL prefix such as https://github.com, or a folder of OWNER/REPO.git"))
-			}
 			wfs, _, err := load()
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
 			uses := remoteUses(wfs, jobs, "")
-			missing := missingActions(cmd.Context(), uses, action.CacheSource{CacheDir: cache, Mirror: mirror})
+			// Full-URL actions (uses: https://host/owner/repo@ref) come
+			// from their own host; the others need --mirror.
+			for _, u := range uses {
+				if u.ref.URL == "" && mirror == "" {
+					return withCode(ExitUsage, fmt.Errorf("--mirror is required for %s (used at %s): a URL prefix such as https://github.com, or a folder of OWNER/REPO.git", u.uses, strings.Join(u.where, ", ")))
+				}
+			}
+			missing := missingActions(cmd.Context(), uses, action.CacheSource{CacheDir: cache, Mirror: mirror, FetchURLs: true})
 			for _, u := range uses {
 				if err, ok := missing[u]; ok {
 					fmt.Fprintf(stdio.Out, "failed   %s: %v\n", u.uses, err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gantry-ci/gantry/internal/expr"
 	"github.com/spf13/cobra"
@@ -12,7 +13,8 @@ func newExprCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "expr EXPRESSION",
 		Short: "Evaluate a ${{ }} expression and print the result as JSON",
-		Long: `Evaluate one expression (with or without the ${{ }} around it) and print
+		Long: `Evaluate one expression (with or without the ${{ }} around it; put -- before
+one that starts with -, e.g. gantry expr -- -1) and print
 {"kind":"String|Number|Boolean|Null|Array|Object","value":...}, or
 {"error":{"kind":"parsing|evaluation","message":"..."}} with exit code 1.
 
@@ -45,9 +47,14 @@ and all are empty.`,
 			}
 			src := unwrapExpr(args[0])
 			var v any
-			e, err := expr.ParseWith(src, names, nil)
-			if err == nil {
-				v, err = e.EvalValue(&expr.Env{Contexts: contexts})
+			var err error
+			// A blank expression is null, as in GitHub's expression engine
+			// (a workflow's ${{ }} is an error: gantry validate says so).
+			if strings.TrimSpace(src) != "" {
+				var e *expr.Expr
+				if e, err = expr.ParseWith(src, names, nil); err == nil {
+					v, err = e.EvalValue(&expr.Env{Contexts: contexts})
+				}
 			}
 			fmt.Fprintln(stdio.Out, string(expr.Result(v, err)))
 			if err != nil {

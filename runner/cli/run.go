@@ -319,13 +319,14 @@ func buildOptions(ctx context.Context, stdio IO, f *runFlags, repo, event string
 	if opts.Inputs, err = keyValues(f.inputs, nil, false); err != nil {
 		return opts, fmt.Errorf("inputs: %w", err)
 	}
-	opts.Matrix = map[string]string{}
+	opts.Matrix = scheduler.MatrixFilter{}
 	for _, m := range f.matrix {
 		k, v, ok := strings.Cut(m, ":")
 		if !ok {
 			return opts, fmt.Errorf("--matrix %q: use KEY:VALUE", m)
 		}
-		opts.Matrix[k] = v
+		// As act's --matrix: a repeated key allows each of its values.
+		opts.Matrix[k] = append(opts.Matrix[k], v)
 	}
 	if opts.Platforms, opts.ActionBuildArgs, err = platforms(repo, f.platforms, f.buildArgs); err != nil {
 		return opts, err

@@ -29,7 +29,7 @@ func newRunnerCmd(stdio IO) *cobra.Command {
 		Use:   "runner",
 		Short: "Serve a forge's jobs as a self-hosted runner (Gitea, Forgejo, GitHub)",
 	}
-	cmd.AddCommand(newRunnerRegisterCmd(stdio), newRunnerStartCmd(stdio), newRunnerRemoveCmd(stdio))
+	cmd.AddCommand(newRunnerRegisterCmd(stdio), newRunnerStartCmd(stdio), newRunnerRemoveCmd(stdio), newRunnerScaleCmd(stdio))
 	return cmd
 }
 

@@ -36,7 +36,7 @@ type runServices struct {
 // job through opts; containers get an address of this machine they reach.
 func startServices(ctx context.Context, stdio IO, f *serviceFlags, repo, event string, opts *scheduler.Options) (*runServices, error) {
 	if opts.RunID == 0 {
-		opts.RunID = time.Now().UnixNano() / 1e6 % 1e10
+		opts.RunID = uniqueRunID(time.Now().UnixNano() / 1e6 % 1e10)
 	}
 	runID := strconv.FormatInt(opts.RunID, 10)
 	gh := trigger.GitHubContext(ctx, trigger.ContextOptions{EventName: event, Payload: opts.Payload, RepoDir: repo})

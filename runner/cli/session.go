@@ -68,7 +68,7 @@ func (s *session) nextRunID() int64 {
 	if s == nil {
 		return 0 // the scheduler picks one
 	}
-	id := s.baseRun + int64(s.n)
+	id := uniqueRunID(s.baseRun + int64(s.n))
 	s.n++
 	_ = s.rec.AddRun(strconv.FormatInt(id, 10))
 	return id

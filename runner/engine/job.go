@@ -182,7 +182,13 @@ func (j *jobRun) setup(ctx context.Context, env *expr.Env) error {
 		return fmt.Errorf("job %s: make job dir: %w", j.id, err)
 	}
 	j.base = base
-	j.cleanup = append(j.cleanup, func(context.Context) { _ = os.RemoveAll(base) })
+	j.cleanup = append(j.cleanup, func(context.Context) {
+		if j.deps.RemoveDir != nil {
+			j.deps.RemoveDir(base)
+			return
+		}
+		_ = os.RemoveAll(base)
+	})
 	j.temp = filepath.Join(base, "temp")
 	j.home = filepath.Join(base, "home")
 	j.toolCache = j.deps.ToolCache

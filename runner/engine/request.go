@@ -55,6 +55,10 @@ type Deps struct {
 	Workspace    workspace.Provider
 	// WorkDir is where the job's directories (temp, home, workspace) are made.
 	WorkDir string
+	// RemoveDir, when set, takes the job's directory once the job is done
+	// (the workspace already released), so the removal can happen off the
+	// job's critical path; nil removes it before RunJob returns.
+	RemoveDir func(dir string)
 	// ToolCache is RUNNER_TOOL_CACHE on the host; a folder in WorkDir when empty.
 	ToolCache string
 	Platforms map[string]string // runs-on label -> "host" or an image

@@ -46,7 +46,7 @@ func (dockerKind) run(ctx context.Context, j *jobRun, c stepCall, la *loadedActi
 			st.state[k] = v
 		}
 	}
-	if err := j.dockerEntrypoint(ctx, c, la, inputs, c.stepEnv, st, la.meta.Runs.Entrypoint); err != nil {
+	if err := j.dockerEntrypoint(ctx, c, la, inputs, c.stepEnv, st, mainEntrypoint(la, inputs)); err != nil {
 		return err
 	}
 	if pe := la.meta.Runs.PostEntrypoint; pe != "" {
@@ -100,6 +100,13 @@ func (j *jobRun) dockerEntrypoint(ctx context.Context, c stepCall, la *loadedAct
 			return fmt.Errorf("action %s: args: %w", s.Uses, err)
 		}
 		args = append(args, v)
+	}
+	if len(m.Runs.Args) == 0 {
+		wa, _, err := withArgs(inputs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Pos, err)
+		}
+		args = wa
 	}
 	extra := inputEnv(inputs)
 	for _, kv := range m.Runs.Env {

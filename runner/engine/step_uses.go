@@ -207,6 +207,9 @@ func (j *jobRun) stageAction(ref action.Ref, dir string) (string, error) {
 		}
 	}
 	staged := filepath.Join(j.base, "work", "_actions", segment(ref.Owner), segment(ref.Repo), segment(ref.Version))
+	if ref.URL != "" { // two hosts' owner/repo@ref are two actions
+		staged = filepath.Join(j.base, "work", "_actions", "_hosts", segment(strings.NewReplacer("://", "_", ":", "_").Replace(ref.URL)), segment(ref.Owner), segment(ref.Repo), segment(ref.Version))
+	}
 	if _, err := os.Stat(filepath.Join(staged, ".gantry-staged")); err != nil {
 		if err := workspace.CopyTree(repoDir, staged); err != nil {
 			return "", fmt.Errorf("stage action %s/%s@%s for the job container: %w", ref.Owner, ref.Repo, ref.Version, err)

@@ -74,25 +74,9 @@ func Value(v any, env *expr.Env) (any, error) {
 	case string:
 		return Template(x, env)
 	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			ev, err := Value(e, env)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = ev
-		}
-		return out, nil
+		return valueSequence(x, env)
 	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			ev, err := Value(e, env)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = ev
-		}
-		return out, nil
+		return valueMapping(x, env)
 	}
 	return v, nil
 }

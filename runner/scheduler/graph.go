@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,8 +278,12 @@ func (r *run) filterCells(job *workflow.Job, cells []map[string]any) ([]map[stri
 	var kept []map[string]any
 	for _, c := range cells {
 		match := true
-		for k, want := range r.opts.Matrix {
-			if expr.ToString(c[k]) != want {
+		for k, wants := range r.opts.Matrix {
+			v, ok := c[k]
+			if !ok {
+				continue // this job's matrix has no such key
+			}
+			if !slices.Contains(wants, expr.ToString(v)) {
 				match = false
 			}
 		}

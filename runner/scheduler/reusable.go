@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gantry-ci/gantry/internal/actionurl"
 	"github.com/gantry-ci/gantry/internal/expr"
 	"github.com/gantry-ci/gantry/internal/safepath"
 	"github.com/gantry-ci/gantry/runner/action"
@@ -109,6 +110,9 @@ func (r *run) runReusable(ctx context.Context, n *jobNode, contexts map[string]a
 func (r *run) reusablePath(ctx context.Context, uses string) (string, error) {
 	if strings.HasPrefix(uses, "./") {
 		return safepath.Within(r.opts.RepoDir, filepath.Join(r.opts.RepoDir, filepath.FromSlash(uses)))
+	}
+	if actionurl.Is(uses) {
+		return r.reusableURLPath(ctx, uses)
 	}
 	repoPath, ref, ok := strings.Cut(uses, "@")
 	parts := strings.SplitN(repoPath, "/", 3)

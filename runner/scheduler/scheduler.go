@@ -37,7 +37,7 @@ type Options struct {
 	Vars         map[string]string // vars context
 	Inputs       map[string]string // workflow_dispatch / workflow_call inputs as given
 	Jobs         []string          // run only these jobs (with what they need); empty runs all
-	Matrix       map[string]string // keep only matrix cells with these values
+	Matrix       MatrixFilter      // keep only matrix cells with these values
 	Platforms    map[string]string // runs-on label -> "host" or an image
 	DryRun       bool              // plan and show, run nothing
 	// Reporter receives every job's events; a console on Out when nil.
@@ -143,6 +143,7 @@ type run struct {
 	annotations []Annotation
 	summaries   []Summary
 	conc        *Concurrency
+	reaper      reaper // removes finished jobs' folders in the background
 }
 
 func newRun(wf *workflow.Workflow, opts Options) (*run, error) {
@@ -213,6 +214,7 @@ func (r *run) close() {
 		}
 		cancel()
 	}
+	r.reaper.wait()
 	if r.owned {
 		_ = os.RemoveAll(r.dir)
 	}
@@ -224,7 +226,7 @@ func (r *run) deps(rep report.Job) engine.Deps {
 		Reporter: rep, Masker: r.masker,
 		Containers: r.opts.Containers, NoContainers: r.opts.NoContainers,
 		Actions: r.opts.Actions, Workspace: r.opts.Workspace,
-		WorkDir: filepath.Join(r.dir, "jobs"), ToolCache: r.opts.ToolCache,
+		WorkDir: filepath.Join(r.dir, "jobs"), ToolCache: r.opts.ToolCache, RemoveDir: r.reaper.remove,
 		Platforms: r.opts.Platforms, BuildArgs: r.opts.ActionBuildArgs, Network: r.opts.Network,
 		SkipNoPlatform: true,
 	}

@@ -809,7 +809,7 @@ jobs:
         n: [1, 2]
     steps:
       - run: echo "cell ${{ matrix.os }}-${{ matrix.n }}"
-`, nil, func(o *Options) { o.Matrix = map[string]string{"os": "mac"} })
+`, nil, func(o *Options) { o.Matrix = MatrixFilter{"os": {"mac"}, "absent": {"x"}} })
 	if len(o.res.Jobs) != 2 || strings.Contains(o.out, "cell linux") || !strings.Contains(o.out, "cell mac-2") {
 		t.Errorf("--matrix os:mac should keep 2 cells: %v\n%s", o.names(), o.out)
 	}

@@ -25,3 +25,41 @@ func defaultWorkspace(repo string) workspace.Provider {
 	})
 	return o.(*workspace.Overlay)
 }
+
+// reaper removes the folders of finished jobs in the background, one at a
+// time, so that a job's dependents need not wait for its clean-up (on a
+// busy disk, removing folders costs milliseconds each); the run waits for
+// it before it ends, so nothing is left behind.
+type reaper struct {
+	mu    sync.Mutex
+	queue chan string
+	done  chan struct{}
+}
+
+func (r *reaper) remove(dir string) {
+	r.mu.Lock()
+	if r.queue == nil {
+		r.queue, r.done = make(chan string, 1024), make(chan struct{})
+		go func(q <-chan string, done chan<- struct{}) {
+			defer close(done)
+			for d := range q {
+				_ = os.RemoveAll(d)
+			}
+		}(r.queue, r.done)
+	}
+	q := r.queue
+	r.mu.Unlock()
+	q <- dir
+}
+
+// wait removes what is queued and stops the worker.
+func (r *reaper) wait() {
+	r.mu.Lock()
+	q, done := r.queue, r.done
+	r.queue = nil
+	r.mu.Unlock()
+	if q != nil {
+		close(q)
+		<-done
+	}
+}

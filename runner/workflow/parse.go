@@ -568,9 +568,6 @@ func (p *parser) environment(v *yaml.Node) any {
 		switch key {
 		case "name":
 			hasName = true
-		}
-		switch key {
-		case "name":
 			p.exprs(e, p.scalar(e, "environment.name"), ctxJobEnvironment)
 		case "url":
 			p.exprs(e, p.scalar(e, "environment.url"), ctxJobEnvironmentURL)

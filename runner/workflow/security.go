@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gantry-ci/gantry/internal/actionurl"
 	"github.com/gantry-ci/gantry/internal/envfile"
 	"github.com/gantry-ci/gantry/internal/safepath"
 	"gopkg.in/yaml.v3"
@@ -184,6 +185,10 @@ func (p *parser) checkUsesPath(n *yaml.Node, uses, what string) {
 	case strings.HasPrefix(u, "./"):
 		if c := path.Clean(u); c == ".." || strings.HasPrefix(c, "../") {
 			p.errorf(n, "%s %q leaves the repository; local actions and workflows must live in it", what, uses)
+		}
+	case actionurl.Is(u) && strings.Contains(u, "@"): // uses: https://host/owner/repo@ref (Gitea, Forgejo)
+		if _, err := actionurl.Parse(u); err != nil {
+			p.errorf(n, "%s: %v", what, err)
 		}
 	default:
 		repoPath, ref, ok := strings.Cut(u, "@")

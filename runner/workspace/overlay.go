@@ -76,7 +76,9 @@ func (o *Overlay) mount(dir, scratch string) (string, func() error, error) {
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
 			return fmt.Errorf("unmount workspace %s: %w", dir, err)
 		}
-		return os.RemoveAll(scratch)
+		// The layers stay in scratch, which its owner removes (the engine,
+		// with the job's folder, off the job's critical path).
+		return nil
 	}
 	return dir, release, nil
 }

@@ -16,7 +16,7 @@ import (
 // Provider makes a job's workspace at dir (…/work/<repo>/<repo>, GitHub's
 // layout), using scratch (an empty folder outside dir that the job does not
 // see) for its own bookkeeping, and returns a release func that takes it
-// down again.
+// down again. scratch stays the caller's: it removes it after release.
 type Provider interface {
 	Prepare(ctx context.Context, dir, scratch string) (path string, release func() error, err error)
 }

@@ -311,6 +311,11 @@ func (s *session) handle(ctx context.Context, msg *taskAgentMessage) error {
 		}
 		return s.handle(ctx, &next)
 	case strings.EqualFold(msg.MessageType, msgRunnerJob):
+		if s.tookJob() {
+			// Not acknowledged: the server offers it to another runner.
+			s.p.logf("an ephemeral runner that has had its job was offered another; left for another runner")
+			return nil
+		}
 		var ref runnerJobRequestRef
 		if err := json.Unmarshal(body, &ref); err != nil || ref.RunnerRequestID == "" {
 			s.p.logf("a RunnerJobRequest message without a request id: %v", err)
@@ -376,6 +381,13 @@ func (s *session) runnerJob(ctx context.Context, ref runnerJobRequestRef) error 
 	}
 	s.enqueue(newAssignment(s, raw, ref.RunServiceURL, ref.BillingOwnerID))
 	return nil
+}
+
+// tookJob reports an ephemeral runner that already has its one job.
+func (s *session) tookJob() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Ephemeral && s.handed
 }
 
 func (s *session) enqueue(a *assignment) {

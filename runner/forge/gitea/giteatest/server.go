@@ -94,9 +94,12 @@ type Server struct {
 	tasks   []*Task
 	version int64
 	nextID  int64
-	calls   map[string]int
-	polls   []Poll
-	changed chan struct{}
+	// lastRunner numbers runners as Gitea's table does: never reused,
+	// even after an ephemeral runner is deleted.
+	lastRunner int64
+	calls      map[string]int
+	polls      []Poll
+	changed    chan struct{}
 
 	// Fault decides the fate of the n-th (1-based) call of a procedure
 	// ("FetchTask", "UpdateLog", ...); nil means none.
@@ -335,7 +338,8 @@ func (v *service) Register(_ context.Context, req *connect.Request[runnerv1.Regi
 	if !s.tokens[req.Msg.Token] {
 		return nil, errors.New("runner registration token not found")
 	}
-	id := int64(len(s.runners) + 1)
+	s.lastRunner++
+	id := s.lastRunner
 	r := &Runner{
 		ID: id, UUID: fmt.Sprintf("uuid-%04d-%d", id, time.Now().UnixNano()), Token: fmt.Sprintf("rtok%040d", time.Now().UnixNano()),
 		Name: req.Msg.Name, Version: req.Msg.Version, Labels: req.Msg.Labels, Ephemeral: req.Msg.Ephemeral,

@@ -890,7 +890,9 @@ func (s *Server) nextMessage(r *http.Request, sessionID string, a *agent) (*msg,
 		}
 		busy := false
 		for _, j := range s.jobs {
-			if j.acquiredBy == a.ID && len(j.Completions) == 0 {
+			// An ephemeral runner gets one job, ever: the service
+			// deletes it after that job.
+			if j.acquiredBy == a.ID && (len(j.Completions) == 0 || a.Ephemeral) {
 				busy = true
 			}
 		}
