@@ -151,7 +151,7 @@ func TestReleaseThenRunEachActionFromItsImage(t *testing.T) {
 	for _, run := range []struct {
 		only      []string
 		platforms []string
-	}{{nil, []string{"linux/amd64"}}} {
+	}{{[]string{"build", "test", "scan", "canary", "flag"}, []string{"linux/amd64"}}} {
 		o := opts
 		o.Only, o.Platforms = run.only, run.platforms
 		res, err := release.Run(ctx, o)
