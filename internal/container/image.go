@@ -83,10 +83,14 @@ func drain(rc io.ReadCloser) error {
 // given no command, so a Dockerfile action built FROM it without CMD or
 // ENTRYPOINT still starts.
 func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, extra ...string) error {
-	changes := []string{`CMD ["sh"]`}
+	var changes []string
+	command := false // an ENTRYPOINT or CMD of the caller's replaces the default shell
 	for _, x := range extra {
 		if strings.Contains(x, " ") {
 			changes = append(changes, x)
+			if w := strings.ToUpper(strings.Fields(x)[0]); w == "ENTRYPOINT" || w == "CMD" {
+				command = true
+			}
 			continue
 		}
 		k, v, ok := strings.Cut(x, "=")
@@ -94,6 +98,9 @@ func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, extra ...str
 			return fmt.Errorf("%q is neither a label (KEY=VALUE) nor a Dockerfile instruction", x)
 		}
 		changes = append(changes, fmt.Sprintf("LABEL %q=%q", k, v))
+	}
+	if !command {
+		changes = append(changes, `CMD ["sh"]`)
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
