@@ -48,6 +48,9 @@ func Connect(ctx context.Context) (*Engine, error) {
 		cli.Close()
 		return nil, fmt.Errorf("no Docker engine answers at %s (%v); start one (bash scripts/setup.sh does), set DOCKER_HOST, or run jobs on this machine with -P ubuntu-latest=host", host, err)
 	}
+	// Negotiate now, before the client is shared: left to the first request,
+	// concurrent first requests race on the client's version fields.
+	cli.NegotiateAPIVersion(pctx)
 	return &Engine{cli: cli}, nil
 }
 
