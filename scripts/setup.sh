@@ -101,7 +101,7 @@ if ! "$tool" has gantry/postgres:15; then
 	fi
 	install -m 755 scripts/postgres-entrypoint.sh "$pgroot/usr/local/bin/docker-entrypoint.sh"
 	log "importing gantry/postgres:15"
-	"$tool" import-with "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+	"$tool" import "$pgroot" gantry/postgres:15 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
 		'ENV PGDATA=/var/lib/postgresql/data PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'EXPOSE 5432'
 fi
 # Node 20 and 24 in the default tool cache, so node20 and node24 actions run

@@ -23,6 +23,9 @@ if ! command -v staticcheck >/dev/null; then
 fi
 staticcheck ./...
 
+echo "== examples/shop (its own module: vet, staticcheck, unit tests)"
+(cd examples/shop && go vet ./... && staticcheck ./... && go test -count=1 ./...)
+
 echo "== go test -race"
 set +e
 go test -race -count=1 -timeout 20m ./... 2>&1 | tee /tmp/gantry-test.log

@@ -50,6 +50,7 @@ type Stack struct {
 
 	engine  *container.Engine
 	procs   []*exec.Cmd
+	exited  map[string]chan struct{} // closed when the named process ends
 	servers []*http.Server
 	grafana *grafanaAPI
 	load    *load
@@ -152,16 +153,36 @@ func (s *Stack) start(name string, argv ...string) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.procs = append(s.procs, cmd)
+	done := make(chan struct{})
+	if s.exited == nil {
+		s.exited = map[string]chan struct{}{}
+	}
+	s.exited[name] = done
+	go func() { _ = cmd.Wait(); close(done) }()
 	return nil
 }
 
 func (s *Stack) waitHTTP(ctx context.Context, name, url string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		select {
+		case <-s.exited[name]:
+			// Gone: whatever answers on its port is not ours (ports are
+			// picked free, but another program may take one first).
+			data, _ := os.ReadFile(filepath.Join(s.Dir, name+".log"))
+			return fmt.Errorf("%s exited; its log:\n%s", name, tail(string(data), 15))
+		default:
+		}
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode/100 == 2 {
+				// Still running after answering: the answer was its own.
+				select {
+				case <-s.exited[name]:
+					continue
+				case <-time.After(200 * time.Millisecond):
+				}
 				return nil
 			}
 			err = errors.New(resp.Status)
@@ -359,8 +380,11 @@ func (s *Stack) Close() error {
 	s.servers = nil
 	for _, p := range s.procs {
 		_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-		_ = p.Wait()
 	}
+	for _, done := range s.exited {
+		<-done
+	}
+	s.exited = nil
 	s.procs = nil
 	for _, f := range s.logs {
 		f.Close()

@@ -32,7 +32,7 @@ func prepareWorkspace(ctx context.Context, repo, ws string) error {
 	}
 	warmGoCache(ctx, filepath.Join(ws, goCacheDir))
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(ws, "dist", "actions")+string(filepath.Separator),
-		"./actions/build", "./actions/test", "./actions/scan", "./actions/canary", "./actions/flag", "./actions/dispatch")
+		"./actions/build", "./actions/test", "./actions/scan", "./actions/scan/cmd/scan-gocode", "./actions/canary", "./actions/flag", "./actions/dispatch")
 	build.Dir = repo
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -83,10 +83,14 @@ func drain(rc io.ReadCloser) error {
 // given no command, so a Dockerfile action built FROM it without CMD or
 // ENTRYPOINT still starts.
 func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, extra ...string) error {
-	changes := []string{`CMD ["sh"]`}
+	var changes []string
+	command := false // an ENTRYPOINT or CMD of the caller's replaces the default shell
 	for _, x := range extra {
 		if strings.Contains(x, " ") {
 			changes = append(changes, x)
+			if w := strings.ToUpper(strings.Fields(x)[0]); w == "ENTRYPOINT" || w == "CMD" {
+				command = true
+			}
 			continue
 		}
 		k, v, ok := strings.Cut(x, "=")
@@ -94,6 +98,9 @@ func (e *Engine) ImportRootfs(ctx context.Context, dir, ref string, extra ...str
 			return fmt.Errorf("%q is neither a label (KEY=VALUE) nor a Dockerfile instruction", x)
 		}
 		changes = append(changes, fmt.Sprintf("LABEL %q=%q", k, v))
+	}
+	if !command {
+		changes = append(changes, `CMD ["sh"]`)
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, dir, nil)) }()
@@ -195,40 +202,14 @@ func ignored(rel string, patterns []string) bool {
 
 // walkSorted visits regular files, directories and symlinks in a stable order.
 func walkSorted(dir string, ignore []string, fn func(rel string, info fs.FileInfo, path string) error) error {
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if rel != "." && ignored(rel, ignore) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		paths = append(paths, p)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			continue
-		}
+	skip := func(rel string, _ bool) bool { return ignored(rel, ignore) }
+	return tarball.Walk(dir, skip, func(rel, p string) error {
 		info, err := os.Lstat(p)
 		if err != nil {
 			return err
 		}
-		if err := fn(filepath.ToSlash(rel), info, p); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(rel, info, p)
+	})
 }
 
 func hashTree(dir string, ignore []string, args map[string]string) (string, error) {

@@ -33,6 +33,13 @@ func Write(w io.Writer, dir string, opts Options) error {
 // directories and symbolic links are kept; devices and sockets are not part
 // of a build context or an image.
 func Add(tw *tar.Writer, dir string, opts Options) error {
+	return Walk(dir, opts.Skip, func(_, p string) error { return addOne(tw, dir, p, opts.Prefix) })
+}
+
+// Walk calls fn for every entry below dir (not dir itself) in sorted order,
+// with its slash-separated relative path, leaving out what skip says.
+// Sorted, so archives and hashes of a tree do not depend on the file system.
+func Walk(dir string, skip func(rel string, isDir bool) bool, fn func(rel, path string) error) error {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -42,7 +49,7 @@ func Add(tw *tar.Writer, dir string, opts Options) error {
 		if rel == "." {
 			return nil
 		}
-		if opts.Skip != nil && opts.Skip(filepath.ToSlash(rel), d.IsDir()) {
+		if skip != nil && skip(filepath.ToSlash(rel), d.IsDir()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -56,7 +63,8 @@ func Add(tw *tar.Writer, dir string, opts Options) error {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		if err := addOne(tw, dir, p, opts.Prefix); err != nil {
+		rel, _ := filepath.Rel(dir, p)
+		if err := fn(filepath.ToSlash(rel), p); err != nil {
 			return err
 		}
 	}
