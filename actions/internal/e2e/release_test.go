@@ -154,12 +154,13 @@ func TestReleaseThenRunEachActionFromItsImage(t *testing.T) {
 	}{{[]string{"build", "test", "scan", "canary", "flag"}, []string{"linux/amd64"}}} {
 		o := opts
 		o.Only, o.Platforms = run.only, run.platforms
-		res, err := release.Run(ctx, o)
-		for _, x := range res {
+		// Removed whatever happens, also after a release that failed half-way.
+		for _, name := range o.Only {
 			for _, p := range o.Platforms {
-				defer r.removeImages(t, x.Image+":"+version+"-"+strings.ReplaceAll(p, "/", "-"))
+				defer r.removeImages(t, reg+"/gantry-"+name+":"+version+"-"+strings.ReplaceAll(p, "/", "-"))
 			}
 		}
+		res, err := release.Run(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
