@@ -204,3 +204,25 @@ func TestMissingActionsOfUntriggeredWorkflowsDoNotBlock(t *testing.T) {
 		t.Errorf("tag push: code %d\n%s", code, errOut)
 	}
 }
+
+// File-command files are reused between steps: each step still starts with
+// empty ones, and a step that removes its file does not break the next.
+func TestFileCommandsStartEmptyEveryStep(t *testing.T) {
+	dir := repoWith(t, map[string]string{".github/workflows/ci.yml": `
+on: push
+jobs:
+  t:
+    runs-on: self-hosted
+    steps:
+      - id: a
+        run: echo "x=1" >> "$GITHUB_OUTPUT"; echo "E=1" >> "$GITHUB_ENV"
+      - run: test ! -s "$GITHUB_OUTPUT" && test ! -s "$GITHUB_ENV" && echo "E=$E" && rm "$GITHUB_ENV" "$GITHUB_OUTPUT"
+      - id: c
+        run: echo "y=2" >> "$GITHUB_OUTPUT" && test ! -s "$GITHUB_ENV"
+      - run: echo "outputs ${{ steps.a.outputs.x }} ${{ steps.c.outputs.y }} [${{ steps.c.outputs.x }}]"
+`})
+	code, out, errOut := gantry(t, "run", "-C", dir, "--workdir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "E=1") || !strings.Contains(out, "outputs 1 2 []") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+}

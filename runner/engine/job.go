@@ -28,13 +28,14 @@ var errJobTimeout = errors.New("the job has exceeded the maximum execution time"
 
 // jobRun is one job (one matrix cell) being executed.
 type jobRun struct {
-	req    *Request
-	deps   Deps
-	job    *workflow.Job
-	id     string
-	name   string
-	rep    *jobOut
-	github map[string]any // the run's github context plus the job's own values
+	spareFC *fileCommands // file-command files free for the next step (under mu)
+	req     *Request
+	deps    Deps
+	job     *workflow.Job
+	id      string
+	name    string
+	rep     *jobOut
+	github  map[string]any // the run's github context plus the job's own values
 
 	env       jobenv.Env
 	inside    bool   // processes run in a container: no host environment leaks in

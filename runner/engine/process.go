@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +51,49 @@ func (j *jobRun) newFileCommands() (*fileCommands, error) {
 	return f, nil
 }
 
+// takeFileCommands hands a step empty file-command files: the set the
+// previous step used, emptied, when one is free (creating five files per
+// step was most of a host step's cost), else a new set. A nested step
+// (inside a composite action) gets a set of its own.
+func (j *jobRun) takeFileCommands() (*fileCommands, error) {
+	j.mu.Lock()
+	fc := j.spareFC
+	j.spareFC = nil
+	j.mu.Unlock()
+	if fc != nil {
+		if fc.empty() == nil {
+			return fc, nil
+		}
+		fc.remove()
+	}
+	return j.newFileCommands()
+}
+
+// giveBackFileCommands keeps fc for the next step, or removes it when a set
+// is already kept.
+func (j *jobRun) giveBackFileCommands(fc *fileCommands) {
+	j.mu.Lock()
+	if j.spareFC == nil {
+		j.spareFC = fc
+		fc = nil
+	}
+	j.mu.Unlock()
+	if fc != nil {
+		fc.remove()
+	}
+}
+
+// empty truncates every file; an error (a step removed one) means the set
+// cannot be reused.
+func (f *fileCommands) empty() error {
+	for _, p := range []string{f.output, f.env, f.path, f.summary, f.state} {
+		if err := os.Truncate(p, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (f *fileCommands) remove() {
 	for _, p := range []string{f.output, f.env, f.path, f.summary, f.state} {
 		_ = os.Remove(p)
@@ -67,11 +111,11 @@ func (j *jobRun) runProcess(ctx context.Context, st *stepState, argv []string, d
 // pathFn), runs the process, carries out workflow commands on its output and
 // masks every line on its way to the console, then applies the file commands.
 func (j *jobRun) runWith(ctx context.Context, st *stepState, pathFn func(string) string, env map[string]string, exec func(context.Context, map[string]string, io.Writer) (int, error)) error {
-	fc, err := j.newFileCommands()
+	fc, err := j.takeFileCommands()
 	if err != nil {
 		return err
 	}
-	defer fc.remove()
+	defer j.giveBackFileCommands(fc)
 	env["GITHUB_OUTPUT"] = pathFn(fc.output)
 	env["GITHUB_ENV"] = pathFn(fc.env)
 	env["GITHUB_PATH"] = pathFn(fc.path)
@@ -149,8 +193,12 @@ func (j *jobRun) addPath(p string) {
 
 // applyFileCommands reads what the step wrote to its file commands.
 func (j *jobRun) applyFileCommands(fc *fileCommands, st *stepState) error {
-	read := func(p string) (*os.File, error) {
+	read := func(p string) (io.ReadCloser, error) {
 		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			// The step removed it: as GitHub's runner, read nothing.
+			return io.NopCloser(strings.NewReader("")), nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read file command %s: %w", filepath.Base(p), err)
 		}
@@ -215,7 +263,7 @@ func (j *jobRun) applyFileCommands(fc *fileCommands, st *stepState) error {
 	f.Close()
 
 	summary, err := os.ReadFile(fc.summary)
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read step summary: %w", err)
 	}
 	const maxSummary = 1 << 20 // GitHub's limit per step
