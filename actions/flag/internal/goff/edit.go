@@ -379,6 +379,11 @@ func (e *editor) insertAdded() error {
 	if err != nil {
 		return err
 	}
+	if !e.flow && at < len(e.s.src) && !strings.ContainsRune(" \t\r\n", rune(e.s.src[at])) {
+		// Text glued to the flag's last value (`{variation: a}#`): a new
+		// key spliced there would swallow it.
+		return refuse("%s: flag %q ends with text right after its last value; put a space or a new line there first", e.s.nodePos(c[len(c)-1]), e.f.name)
+	}
 	var b strings.Builder
 	for _, a := range e.added {
 		if e.flow {
