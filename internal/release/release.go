@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/gantry-ci/gantry/internal/envfile"
+	"github.com/gantry-ci/gantry/internal/yamlnode"
 	"gopkg.in/yaml.v3"
 )
 
@@ -204,9 +205,9 @@ func Pin(src, dst, ref string) error {
 	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
 		return fmt.Errorf("%s: not an action.yml: %v", src, err)
 	}
-	runs := mapValue(doc.Content[0], "runs")
-	img := mapValue(runs, "image")
-	if img == nil || mapValue(runs, "using") == nil || mapValue(runs, "using").Value != "docker" {
+	runs := yamlnode.MapValue(doc.Content[0], "runs")
+	img := yamlnode.MapValue(runs, "image")
+	if img == nil || yamlnode.MapValue(runs, "using") == nil || yamlnode.MapValue(runs, "using").Value != "docker" {
 		return fmt.Errorf("%s: runs.using docker with runs.image expected", src)
 	}
 	// Only the value's bytes change: find the line and replace it in the
@@ -226,18 +227,6 @@ func Pin(src, dst, ref string) error {
 		return err
 	}
 	return os.WriteFile(dst, []byte(strings.Join(lines, "")), 0o644)
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 func contains(list []string, s string) bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/gantry-ci/gantry/internal/actionurl"
 	"github.com/gantry-ci/gantry/internal/envfile"
 	"github.com/gantry-ci/gantry/internal/safepath"
+	"github.com/gantry-ci/gantry/internal/yamlnode"
 	"gopkg.in/yaml.v3"
 )
 
@@ -125,8 +126,8 @@ func (p *parser) secure(root *yaml.Node) {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return
 	}
-	p.envKeys(get(root, "env"))
-	jobs := resolveAlias(get(root, "jobs"))
+	p.envKeys(yamlnode.MapValue(root, "env"))
+	jobs := resolveAlias(yamlnode.MapValue(root, "jobs"))
 	if jobs == nil || jobs.Kind != yaml.MappingNode {
 		return
 	}
@@ -135,22 +136,22 @@ func (p *parser) secure(root *yaml.Node) {
 		if job == nil || job.Kind != yaml.MappingNode {
 			continue
 		}
-		if u := get(job, "uses"); u != nil && u.Kind == yaml.ScalarNode {
+		if u := yamlnode.MapValue(job, "uses"); u != nil && u.Kind == yaml.ScalarNode {
 			p.checkUsesPath(u, u.Value, "reusable workflow")
 		}
-		p.envKeys(get(job, "env"))
-		p.envKeys(get(job, "with"))
-		if c := resolveAlias(get(job, "container")); c != nil && c.Kind == yaml.MappingNode {
-			p.envKeys(get(c, "env"))
+		p.envKeys(yamlnode.MapValue(job, "env"))
+		p.envKeys(yamlnode.MapValue(job, "with"))
+		if c := resolveAlias(yamlnode.MapValue(job, "container")); c != nil && c.Kind == yaml.MappingNode {
+			p.envKeys(yamlnode.MapValue(c, "env"))
 		}
-		if svcs := resolveAlias(get(job, "services")); svcs != nil && svcs.Kind == yaml.MappingNode {
+		if svcs := resolveAlias(yamlnode.MapValue(job, "services")); svcs != nil && svcs.Kind == yaml.MappingNode {
 			for j := 1; j < len(svcs.Content); j += 2 {
 				if s := resolveAlias(svcs.Content[j]); s != nil && s.Kind == yaml.MappingNode {
-					p.envKeys(get(s, "env"))
+					p.envKeys(yamlnode.MapValue(s, "env"))
 				}
 			}
 		}
-		p.secureSteps(get(job, "steps"))
+		p.secureSteps(yamlnode.MapValue(job, "steps"))
 	}
 }
 
@@ -165,11 +166,11 @@ func (p *parser) secureSteps(steps *yaml.Node) {
 		if s == nil || s.Kind != yaml.MappingNode {
 			continue
 		}
-		if u := get(s, "uses"); u != nil && u.Kind == yaml.ScalarNode {
+		if u := yamlnode.MapValue(s, "uses"); u != nil && u.Kind == yaml.ScalarNode {
 			p.checkUsesPath(u, u.Value, "action")
 		}
-		p.envKeys(get(s, "env"))
-		p.envKeys(get(s, "with")) // inputs become INPUT_<NAME> variables
+		p.envKeys(yamlnode.MapValue(s, "env"))
+		p.envKeys(yamlnode.MapValue(s, "with")) // inputs become INPUT_<NAME> variables
 	}
 }
 
@@ -224,17 +225,4 @@ func (p *parser) envKeys(m *yaml.Node) {
 			}
 		}
 	}
-}
-
-// get returns the value of key in a mapping node, or nil.
-func get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	runnerv1 "code.gitea.io/actions-proto-go/runner/v1"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gantry-ci/gantry/internal/yamlnode"
 	"github.com/gantry-ci/gantry/runner/forge"
 	"github.com/gantry-ci/gantry/runner/report"
 )
@@ -172,8 +173,8 @@ func withoutNeeds(payload []byte, jobID string) []byte {
 	if yaml.Unmarshal(payload, &doc) != nil || len(doc.Content) == 0 {
 		return payload
 	}
-	jobs := mapValue(doc.Content[0], "jobs")
-	job := mapValue(jobs, jobID)
+	jobs := yamlnode.MapValue(doc.Content[0], "jobs")
+	job := yamlnode.MapValue(jobs, jobID)
 	if job == nil || job.Kind != yaml.MappingNode {
 		return payload
 	}
@@ -188,16 +189,4 @@ func withoutNeeds(payload []byte, jobID string) []byte {
 		}
 	}
 	return payload
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantry-ci/gantry/internal/yamlnode"
 )
 
 // parseYAML is the workflow's node tree, or nil when it does not parse.
@@ -16,25 +18,14 @@ func parseYAML(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
-// mapValue is key's value in a mapping node.
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
 // jobNode is the mapping of job id.
-func jobNode(doc *yaml.Node, id string) *yaml.Node { return mapValue(mapValue(doc, "jobs"), id) }
+func jobNode(doc *yaml.Node, id string) *yaml.Node {
+	return yamlnode.MapValue(yamlnode.MapValue(doc, "jobs"), id)
+}
 
 // valuePos is where key's value starts in mapping n, or the fallback.
 func valuePos(n *yaml.Node, key string, line, col int) (int, int) {
-	if v := mapValue(n, key); v != nil {
+	if v := yamlnode.MapValue(n, key); v != nil {
 		return v.Line, v.Column
 	}
 	return line, col
@@ -125,7 +116,7 @@ type scriptLine struct {
 
 // scriptLines are the lines of step's run: script at their file positions.
 func scriptLines(step *yaml.Node, lines [][]byte) []scriptLine {
-	v := mapValue(step, "run")
+	v := yamlnode.MapValue(step, "run")
 	if v == nil || v.Kind != yaml.ScalarNode {
 		return nil
 	}
