@@ -266,10 +266,7 @@ func listWorkflows(stdio IO, wfs []*workflow.Workflow, opts scheduler.Options) e
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKFLOW\tJOB\tNEEDS\tTRIGGERED")
 	for _, wf := range wfs {
-		p, err := plan.Build(wf, plan.Options{
-			Event: trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles},
-			Jobs:  opts.Jobs,
-		})
+		p, err := planRun(wf, opts)
 		if err != nil {
 			return withCode(ExitUsage, err)
 		}
@@ -386,13 +383,19 @@ func changedFiles(ctx context.Context, repo string, payload map[string]any) []st
 func triggered(wfs []*workflow.Workflow, opts scheduler.Options) []*workflow.Workflow {
 	var out []*workflow.Workflow
 	for _, wf := range wfs {
-		p, err := plan.Build(wf, plan.Options{
-			Event: trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles},
-			Jobs:  opts.Jobs,
-		})
+		p, err := planRun(wf, opts)
 		if err != nil || p.Triggered {
 			out = append(out, wf) // an error is reported by the run itself
 		}
 	}
 	return out
+}
+
+// planRun plans wf for the run's event and -j selection, as -l lists it and
+// the action check reads it.
+func planRun(wf *workflow.Workflow, opts scheduler.Options) (*plan.Plan, error) {
+	return plan.Build(wf, plan.Options{
+		Event: trigger.Event{Name: opts.EventName, Payload: opts.Payload, ChangedFiles: opts.ChangedFiles},
+		Jobs:  opts.Jobs,
+	})
 }
