@@ -60,7 +60,12 @@ func (e *Engine) EnsureImage(ctx context.Context, ref, username, password string
 }
 
 // drain reads a JSON message stream and returns the first error in it.
-func drain(rc io.ReadCloser) error {
+func drain(rc io.ReadCloser) error { return ReadMessages(rc, nil) }
+
+// ReadMessages reads the JSON message stream of a build, pull, push or
+// import to its end, handing each message to each (when not nil), and
+// returns the first error the engine reports in it. It closes rc.
+func ReadMessages(rc io.ReadCloser, each func(*jsonmessage.JSONMessage)) error {
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
 	for {
@@ -72,6 +77,9 @@ func drain(rc io.ReadCloser) error {
 		}
 		if m.Error != nil {
 			return m.Error
+		}
+		if each != nil {
+			each(&m)
 		}
 	}
 }

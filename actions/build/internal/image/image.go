@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/gantry-ci/gantry/internal/container"
 	"github.com/gantry-ci/gantry/internal/tarball"
 )
 
@@ -106,24 +107,14 @@ func Build(ctx context.Context, s Spec) (*Result, error) {
 var digestLine = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
 
 func stream(rc io.ReadCloser, log io.Writer) error {
-	defer rc.Close()
-	dec := json.NewDecoder(rc)
-	for {
-		var m jsonmessage.JSONMessage
-		if err := dec.Decode(&m); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
+	return container.ReadMessages(rc, func(m *jsonmessage.JSONMessage) {
+		if log == nil {
+			return
 		}
-		if m.Error != nil {
-			return m.Error
+		if m.Stream != "" {
+			fmt.Fprint(log, m.Stream)
+		} else if m.Status != "" && m.Progress == nil {
+			fmt.Fprintln(log, m.Status)
 		}
-		if log != nil {
-			if m.Stream != "" {
-				fmt.Fprint(log, m.Stream)
-			} else if m.Status != "" && m.Progress == nil {
-				fmt.Fprintln(log, m.Status)
-			}
-		}
-	}
+	})
 }
